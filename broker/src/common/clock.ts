@@ -1,0 +1,18 @@
+/** Time seam: the real clock in production, a manual one in deterministic tests. */
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+export class ManualClock implements Clock {
+  constructor(private current = 0) {}
+  now(): number {
+    return this.current;
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+  set(ms: number): void {
+    this.current = ms;
+  }
+}

@@ -1,0 +1,12 @@
+export * from './client-options';
+export * from './errors';
+export * from './instrumentation';
+export * from './message';
+export * from './mq-client-api';
+export * from './mq-client-instance';
+export * from './producer/producer';
+export * from './producer/transaction-producer';
+export { PushConsumer, type PushConsumerOptions, type ShutdownOptions } from './consumer/push-consumer';
+export type { ConsumeContext, MessageListener } from './consumer/consume-context';
+export type { ConsumeFromWhereName, ConsumeStatus, MessageModelName } from './consumer/consumer-types';
+export { allocateMessageQueueAveragely, type AllocateMessageQueueStrategy } from './consumer/allocate-message-queue';

@@ -1,0 +1,3 @@
+export * from './config-errors';
+export * from './placeholder-resolver';
+export * from './rocketry-config';
