@@ -159,6 +159,26 @@ export function encodeProperties(properties: Record<string, string | undefined |
   return out;
 }
 
+/** Lone UTF-16 surrogates: they become U+FFFD in UTF-8, so the stored text would differ from the map. */
+const LONE_SURROGATE_RE = /[\ud800-\udfff]/u;
+
+/**
+ * Why `properties` cannot be stored as given, or undefined. A name holding a separator, or a value
+ * holding `\u0002`, would decode from the record as different properties (e.g. inject a TAGS the
+ * ConsumeQueue tagsCode was not computed from); lone surrogates do not survive UTF-8.
+ */
+export function propertiesProblem(properties: Record<string, string | undefined | null> | undefined): string | undefined {
+  if (!properties) return undefined;
+  for (const key in properties) {
+    const value = properties[key];
+    if (value === undefined || value === null) continue;
+    if (key.includes(NAME_VALUE_SEPARATOR) || key.includes(PROPERTY_SEPARATOR)) return `property name ${JSON.stringify(key)} contains a separator character (\\u0001 or \\u0002)`;
+    if (value.includes(PROPERTY_SEPARATOR)) return `property ${key} contains the separator character \\u0002`;
+    if (LONE_SURROGATE_RE.test(key) || LONE_SURROGATE_RE.test(value)) return `property ${key} is not well-formed UTF-16 (lone surrogate)`;
+  }
+  return undefined;
+}
+
 /** Java `string2messageProperties`: keeps only entries whose name AND value are non-empty. */
 export function decodeProperties(text: string): Record<string, string> {
   const out: Record<string, string> = {};

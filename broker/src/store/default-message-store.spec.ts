@@ -173,6 +173,21 @@ describe('DefaultMessageStore', () => {
     expect(rec.topic).toBe(long);
   });
 
+  it('rejects properties that would decode from the record as other properties (fuzz seed 1215281417)', async () => {
+    const s = await open();
+    // A producer group smuggled into PGROUP carried "\u0002TAGS\u0001..": the record then decoded with a TAGS
+    // the ConsumeQueue tagsCode was not computed from.
+    const injected = await s.putMessage(testMessage('P', 0, 'x', { PGROUP: 'k\u0001v\u0002TAGS\u0001evil\u0002' }));
+    expect(injected).toMatchObject({ status: 'MESSAGE_ILLEGAL', reason: expect.stringContaining('PGROUP') });
+    expect((await s.putMessage(testMessage('P', 0, 'x', { 'A\u0001B': 'v' }))).status).toBe('MESSAGE_ILLEGAL');
+    expect((await s.putMessage(testMessage('P', 0, 'x', { TAGS: '_\ude00c' }))).status).toBe('MESSAGE_ILLEGAL');
+    const ok = await s.putMessage(testMessage('P', 0, 'x', { TAGS: 'T\u{1F600}', KEYS: 'a\u0001b' }));
+    expect(ok.status).toBe('PUT_OK');
+    expect(s.lookMessageByOffset(ok.appended[0]!.physicalOffset)!.properties).toMatchObject({ TAGS: 'T\u{1F600}', KEYS: 'a\u0001b' });
+    expect(s.getMaxOffsetInQueue('P', 0)).toBe(1);
+    expect(s.verifyConsistency().ok).toBe(true);
+  });
+
   it('dispatches SCHEDULE_TOPIC_XXXX with the due time as tagsCode and skips PREPARED/ROLLBACK', async () => {
     const clock = new ManualClock(5_000_000);
     const s = await open({ messageDelayLevel: '1s 5s 10s' }, { clock });

@@ -31,6 +31,7 @@ import {
   checkRecordAt,
   decodeMessageRecord,
   encodeProperties,
+  propertiesProblem,
   prepareMessageRecord,
   readInt64,
   readRecordProperties,
@@ -502,6 +503,8 @@ export class DefaultMessageStore implements MessageStore {
     const topicBytes = Buffer.byteLength(msg.topic, 'utf8');
     if (topicBytes === 0 || topicBytes > MAX_TOPIC_BYTES) return fail('MESSAGE_ILLEGAL', `topic length ${topicBytes} bytes is outside 1..${MAX_TOPIC_BYTES}`);
     if (!Number.isInteger(msg.queueId) || msg.queueId < 0) return fail('MESSAGE_ILLEGAL', `bad queueId ${msg.queueId}`);
+    const propsError = propertiesProblem(msg.properties);
+    if (propsError) return fail('MESSAGE_ILLEGAL', propsError);
     const propsText = encodeProperties(msg.properties);
     if (propsText.length > MAX_PROPERTIES_BYTES || Buffer.byteLength(propsText, 'utf8') > MAX_PROPERTIES_BYTES) {
       return fail('PROPERTIES_SIZE_EXCEEDED', `properties exceed ${MAX_PROPERTIES_BYTES} bytes`);

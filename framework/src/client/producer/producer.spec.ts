@@ -112,6 +112,16 @@ describe('Producer against an in-process NameServer + brokers', () => {
     for (const b of cluster.brokers) expect(await pullQueue(p.clientInstance.api, b.addr, topic, 0)).toHaveLength(0);
   });
 
+  it('rejects properties that could not be stored as given (separators, lone surrogates) before sending', async () => {
+    const topic = topicName();
+    await cluster.createTopic(topic, 1);
+    const p = await newProducer();
+    await expect(p.send({ topic, body: 'x', properties: { note: 'a\u0002TAGS\u0001b' } })).rejects.toThrow(/note contains the separator/);
+    await expect(p.send({ topic, body: 'x', tags: 'T\ud800' })).rejects.toThrow(/lone surrogate/);
+    await expect(p.sendBatch([{ topic, body: 'x' }, { topic, body: 'y', properties: { 'a\u0001b': 'v' } }])).rejects.toThrow(/separator/);
+    for (const b of cluster.brokers) expect(await pullQueue(p.clientInstance.api, b.addr, topic, 0)).toHaveLength(0);
+  });
+
   it('surfaces a non-retriable broker refusal as MQBrokerError with the response code after one attempt', async () => {
     const topic = topicName();
     await cluster.createTopic(topic, 1);

@@ -18,6 +18,7 @@ import * as zlib from 'node:zlib';
 import {
   encodeBatchBody,
   encodeProperties,
+  propertiesProblem,
   isRetryTopic,
   isWriteable,
   javaStringHashCode,
@@ -390,6 +391,8 @@ export class Producer implements ProducerHandle {
   }
 
   private encodeProps(props: Record<string, string>): string {
+    const problem = propertiesProblem(props);
+    if (problem) throw new MQClientError('ILLEGAL_ARGUMENT', problem);
     const text = encodeProperties(props);
     if (text.length > MAX_PROPERTIES_BYTES / 3 && Buffer.byteLength(text, 'utf8') > MAX_PROPERTIES_BYTES) {
       throw new MQClientError('ILLEGAL_ARGUMENT', `message properties are over ${MAX_PROPERTIES_BYTES} bytes`);
@@ -447,6 +450,8 @@ export class Producer implements ProducerHandle {
       if (isRetryTopic(msg.topic)) throw new MQClientError('ILLEGAL_ARGUMENT', 'retry group topics are not supported for batching');
       if (msg.waitStoreMsgOK !== wait) throw new MQClientError('ILLEGAL_ARGUMENT', 'all messages of a batch need the same waitStoreMsgOK');
       const props = buildSendProperties(msg, this.idGenerator!.next());
+      const problem = propertiesProblem(props);
+      if (problem) throw new MQClientError('ILLEGAL_ARGUMENT', problem);
       uniqKeys.push(props[MessageConst.UNIQ_KEY]!);
       entries.push({ flag: msg.flag ?? 0, body, properties: props });
     }
