@@ -2,19 +2,17 @@
  * The two brokers of the matrix, behind one interface:
  *
  *   rocketry  `node bin/rocketry.js start` (NameServer + Broker in one process) via test/helpers
- *   apache    Apache RocketMQ 5.3.x NamesrvStartup + BrokerStartup from the Maven cache (java -cp)
+ *   apache    Apache RocketMQ 5.3.x NamesrvStartup + BrokerStartup from the Maven cache (java -cp) via
+ *             apache-launcher.ts, with a small heap and C1 only
  *
  * Both get the same test settings: short delay levels (level 2 = 2 s, every other level 1 s so retries are
  * quick), 1 s transaction checks, auto-create on, 16 MiB CommitLog and 300-entry ConsumeQueue files,
  * brokerIP1=127.0.0.1, a temp store.
  */
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { freePort, tempDir, waitFor, type TempDir } from '../helpers/env';
+import { tempDir, waitFor } from '../helpers/env';
 import { ProtocolProbe } from '../helpers/protocol-probe';
 import { startRocketryProcess, type RocketryProcess } from '../helpers/rocketry-process';
-import { spawnExternal, type ExternalProcess } from './java-process';
+import { launchApache } from './apache-launcher';
 
 export type BrokerKind = 'rocketry' | 'apache';
 
@@ -98,88 +96,30 @@ export async function startRocketryBroker(): Promise<BrokerUnderTest> {
 
 // ------------------------------------------------------------------------------------------ apache
 
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** The Java broker also binds listenPort-2 (fast/VIP channel) and listenPort+1 (HA). */
-export async function freeBrokerPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort();
-    if (p < 1100 || p > 65_000) continue;
-    if ((await canListen(p - 2)) && (await canListen(p + 1)) && (await canListen(p))) return p;
-  }
-  throw new Error('compat: no free port triple for the Apache broker');
-}
-
-const JVM_OPTS = [
-  '-Xms256m',
-  '-Xmx256m',
-  '-XX:+UseSerialGC',
-  '-XX:TieredStopAtLevel=1',
-  '--add-opens',
-  'java.base/java.nio=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/sun.nio.ch=ALL-UNNAMED',
-  '--add-exports',
-  'java.base/jdk.internal.ref=ALL-UNNAMED',
-];
-
-function toProperties(entries: Record<string, string | number | boolean>): string {
-  return Object.entries(entries)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join('\n');
-}
+/** Small heap, C1 only: quick start-up for the matrix (NameServer and Broker alike). */
+const APACHE_JVM = ['-Xms256m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
 
 export async function startApacheBroker(serverClasspath: string): Promise<BrokerUnderTest> {
-  const dir: TempDir = tempDir('compat-apache');
-  const home = path.join(dir.path, 'home');
-  const store = path.join(dir.path, 'store');
-  fs.mkdirSync(home, { recursive: true });
-  const namesrvPort = await freePort();
-  const brokerPort = await freeBrokerPort();
-  const namesrvAddr = `127.0.0.1:${namesrvPort}`;
-  const brokerAddr = `127.0.0.1:${brokerPort}`;
-  const nsConf = path.join(dir.path, 'namesrv.conf');
-  const brokerConf = path.join(dir.path, 'broker.conf');
-  fs.writeFileSync(nsConf, toProperties({ listenPort: namesrvPort }) + '\n');
-  fs.writeFileSync(
-    brokerConf,
-    toProperties({
-      brokerClusterName: 'DefaultCluster',
-      brokerName: 'broker-a',
-      brokerId: 0,
-      listenPort: brokerPort,
-      namesrvAddr,
-      storePathRootDir: store,
-      storePathCommitLog: path.join(store, 'commitlog'),
-      timerWheelEnable: false,
-      ...TEST_BROKER_SETTINGS,
-    }) + '\n',
-  );
-  // user.home keeps the Java logs (~/logs/rocketmqlogs) inside the temp dir.
-  const env = { ROCKETMQ_HOME: home };
-  const jvm = [...JVM_OPTS, `-Duser.home=${home}`, '-cp', serverClasspath];
-  const namesrv = spawnExternal('java', [...jvm, 'org.apache.rocketmq.namesrv.NamesrvStartup', '-c', nsConf], { env, name: 'apache namesrv' });
-  const startBroker = () => spawnExternal('java', [...jvm, 'org.apache.rocketmq.broker.BrokerStartup', '-c', brokerConf], { env, name: 'apache broker' });
-  let broker: ExternalProcess | undefined;
+  const apache = await launchApache({
+    dirPrefix: 'compat-apache',
+    serverClasspath,
+    namesrvJvm: APACHE_JVM,
+    brokerJvm: APACHE_JVM,
+    brokerSettings: { timerWheelEnable: false, ...TEST_BROKER_SETTINGS },
+    names: { namesrv: 'apache namesrv', broker: 'apache broker' },
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    brokerStopTimeoutMs: 15_000,
+  });
+  const { namesrvAddr, brokerAddr } = apache;
   let probe = new ProtocolProbe();
-  const stopAll = async () => {
+  const stop = async () => {
     probe.close();
-    await Promise.all([broker?.stop(15_000), namesrv.stop(15_000)]);
+    await apache.stop();
   };
   try {
-    await namesrv.waitForLine(/The Name Server boot success/, READY_TIMEOUT_MS);
-    broker = startBroker();
-    await broker.waitForLine(/The broker\[.*\] boot success/, READY_TIMEOUT_MS);
     await waitRoutable(probe, namesrvAddr, 'TBW102', brokerAddr);
   } catch (err) {
-    await stopAll();
-    dir.cleanup();
+    await stop();
     throw err;
   }
   return {
@@ -191,17 +131,13 @@ export async function startApacheBroker(serverClasspath: string): Promise<Broker
       await waitRoutable(probe, namesrvAddr, topic);
     },
     async restartBroker() {
-      await broker?.stop(30_000);
+      await apache.stopBroker('clean', 30_000);
       // stale connections to the old process: start over
       probe.close();
       probe = new ProtocolProbe();
-      broker = startBroker();
-      await broker.waitForLine(/The broker\[.*\] boot success/, READY_TIMEOUT_MS);
+      await apache.startBroker();
       await waitRoutable(probe, namesrvAddr, 'TBW102', brokerAddr);
     },
-    async stop() {
-      await stopAll();
-      dir.cleanup();
-    },
+    stop,
   };
 }
