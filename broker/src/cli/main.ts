@@ -1,5 +1,5 @@
 /**
- * Entry point of `rocketry` (bin/rocketry.js loads it through tsx). Admin commands set the exit code
+ * Entry point of `rocketry` (bin/rocketry.js runs it as an esbuild bundle, or through tsx). Admin commands set the exit code
  * and let the event loop drain so piped output is complete; servers keep running until a signal.
  */
 import { runCli } from './program';
