@@ -94,6 +94,54 @@ describe('JSON frames', () => {
   });
 });
 
+describe('header text encoders against a reference', () => {
+  /** What fastjson writes, built the slow way: sorted keys through JSON.stringify of real objects. */
+  const referenceJson = (cmd: RemotingCommand): string => {
+    const ext = Object.fromEntries(Object.keys(cmd.extFields).sort().map((k) => [k, cmd.extFields[k]]));
+    return JSON.stringify({
+      code: cmd.code,
+      ...(Object.keys(ext).length > 0 ? { extFields: ext } : {}),
+      flag: cmd.flag,
+      language: cmd.language,
+      opaque: cmd.opaque,
+      ...(cmd.remark !== undefined ? { remark: cmd.remark } : {}),
+      serializeTypeCurrentRPC: 'JSON',
+      version: cmd.version,
+    });
+  };
+  const awkward = ['', 'plain', 'quote " and \\ backslash', 'ctrl \u0001\u0002\n\t', 'é ü 中文', 'emoji \u{1F600}', 'lone \ud800 surrogate', 'x'.repeat(300)];
+  const commands: RemotingCommand[] = awkward.map((v, i) => ({
+    code: 300 + i,
+    language: 'JAVA',
+    version: 401,
+    opaque: -i,
+    flag: i % 2,
+    remark: i % 3 === 0 ? undefined : v,
+    // Unsorted on purpose, including names that need escaping.
+    extFields: { zeta: v, alpha: String(i), [`k"${i}`]: v, m: 'é' },
+  }));
+
+  it('JSON headers equal the reference text for awkward names and values', () => {
+    for (const cmd of commands) {
+      const frame = encodeCommand(cmd);
+      expect(frame.subarray(8, 8 + frame.readInt32BE(4)).toString('utf8')).toBe(Buffer.from(referenceJson(cmd)).toString('utf8'));
+      const back = decodeCommand(frame.subarray(4));
+      expect(back.extFields).toEqual(JSON.parse(referenceJson(cmd)).extFields);
+    }
+  });
+
+  it('binary headers round-trip the same commands (UTF-8 lengths, not UTF-16)', () => {
+    for (const cmd of commands) {
+      const back = decodeCommand(encodeCommand(cmd, SerializeType.ROCKETMQ).subarray(4));
+      const nonEmpty = Object.fromEntries(Object.entries(cmd.extFields).filter(([, v]) => v !== ''));
+      // Lone surrogates cannot survive UTF-8 in either encoding; they come back as U+FFFD.
+      const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
+      expect(back.extFields).toEqual(Object.fromEntries(Object.entries(nonEmpty).map(([k, v]) => [utf8(k), utf8(v)])));
+      expect(back.remark).toBe(cmd.remark ? utf8(cmd.remark) : undefined);
+    }
+  });
+});
+
 describe('ROCKETMQ binary frames', () => {
   const cmd: RemotingCommand = { code: 310, language: 'JAVA', version: 401, opaque: 7, flag: 0, remark: 'hi', extFields: { a: 'PG' } };
 

@@ -11,7 +11,7 @@
  *   length = 4 + H + B (it does not count itself)
  *
  * serType 0 = JSON header, 1 = ROCKETMQ binary header (see encodeBinaryHeader).
- * Decoding accepts both; we always answer in JSON (ali-ons cannot read binary headers).
+ * Decoding accepts both; replies are written in the request's type (ali-ons only sends, and can only read, JSON).
  */
 
 import { ProtocolError } from './protocol-error';
@@ -19,6 +19,8 @@ import { ProtocolError } from './protocol-error';
 export const LENGTH_FIELD_BYTES = 4;
 /** serType byte + uint24 header length. */
 export const HEADER_LENGTH_FIELD_BYTES = 4;
+/** Both fields ahead of the header. */
+const FRAME_PREFIX_BYTES = LENGTH_FIELD_BYTES + HEADER_LENGTH_FIELD_BYTES;
 /** Netty's default `com.rocketmq.remoting.frameMaxLength`. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
@@ -48,7 +50,7 @@ export interface RemotingCommand {
   /** Always string values on our side; decode turns ali-ons' numbers/booleans into strings. */
   extFields: Record<string, string>;
   body?: Buffer;
-  /** Serialization the peer used for this frame (decode only). */
+  /** Header serialization: what the peer used (decoded frames) or what to write (JSON when unset). */
   serializeType?: SerializeTypeValue;
 }
 
@@ -97,8 +99,9 @@ export function createRequest(code: number, header?: object, body?: Buffer, onew
   };
 }
 
+/** A reply to `request`, serialized like it (RocketMQ answers a ROCKETMQ-header request in kind). */
 export function createResponse(
-  request: Pick<RemotingCommand, 'opaque'>,
+  request: Pick<RemotingCommand, 'opaque'> & Partial<Pick<RemotingCommand, 'serializeType'>>,
   code: number,
   remark?: string,
   header?: object,
@@ -113,28 +116,61 @@ export function createResponse(
     remark,
     extFields: toExtFields(header),
     body,
+    serializeType: request.serializeType,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encode
 
-/** JSON header exactly as fastjson writes it: sorted keys, nulls left out, string extFields. */
-export function encodeJsonHeader(cmd: RemotingCommand): Buffer {
-  const header: Record<string, unknown> = { code: cmd.code };
+/** Characters a JSON string cannot carry raw (plus lone surrogates, which JSON.stringify escapes). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const JSON_ESCAPE_RE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jsonString(s: string): string {
+  return JSON_ESCAPE_RE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/**
+ * JSON header text exactly as fastjson writes it: sorted keys, nulls left out, string extFields.
+ * Built as text (no intermediate objects): it is on every request and reply.
+ */
+export function encodeJsonHeaderText(cmd: RemotingCommand): string {
+  let s = `{"code":${cmd.code}`;
   const ext = cmd.extFields;
-  if (ext && Object.keys(ext).length > 0) {
-    const sorted: Record<string, string> = {};
-    for (const k of Object.keys(ext).sort()) sorted[k] = String(ext[k]);
-    header.extFields = sorted;
+  if (ext) {
+    const keys = Object.keys(ext);
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+    if (!sorted) keys.sort();
+    let first = true;
+    for (const k of keys) {
+      const v = ext[k];
+      if (v === undefined || v === null) continue;
+      s += `${first ? ',"extFields":{' : ','}${jsonString(k)}:${jsonString(typeof v === 'string' ? v : String(v))}`;
+      first = false;
+    }
+    if (!first) s += '}';
   }
-  header.flag = cmd.flag;
-  header.language = cmd.language;
-  header.opaque = cmd.opaque;
-  if (cmd.remark !== undefined && cmd.remark !== null) header.remark = cmd.remark;
-  header.serializeTypeCurrentRPC = 'JSON';
-  header.version = cmd.version;
-  return Buffer.from(JSON.stringify(header), 'utf8');
+  s += `,"flag":${cmd.flag},"language":${jsonString(cmd.language)},"opaque":${cmd.opaque}`;
+  if (cmd.remark !== undefined && cmd.remark !== null) s += `,"remark":${jsonString(cmd.remark)}`;
+  return `${s},"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
+}
+
+export function encodeJsonHeader(cmd: RemotingCommand): Buffer {
+  return Buffer.from(encodeJsonHeaderText(cmd), 'utf8');
+}
+
+/** Bytes of `s` as UTF-8 written at `pos`; ASCII (every header name, most values) without a native call. */
+function writeUtf8(buf: Buffer, s: string, pos: number): number {
+  const n = s.length;
+  if (n > 64) return buf.write(s, pos, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return buf.write(s, pos, 'utf8');
+    buf[pos + i] = c;
+  }
+  return n;
 }
 
 /**
@@ -143,44 +179,69 @@ export function encodeJsonHeader(cmd: RemotingCommand): Buffer {
  *   | remarkLen int32 + utf8 | extLen int32 + { keyLen int16, key, valLen int32, val }*
  */
 export function encodeBinaryHeader(cmd: RemotingCommand): Buffer {
-  const remark = cmd.remark ? Buffer.from(cmd.remark, 'utf8') : undefined;
-  const entries: Array<[Buffer, Buffer]> = [];
-  let extLen = 0;
-  for (const [k, v] of Object.entries(cmd.extFields ?? {})) {
-    if (v === undefined || v === null) continue;
-    const kb = Buffer.from(k, 'utf8');
-    const vb = Buffer.from(String(v), 'utf8');
-    entries.push([kb, vb]);
-    extLen += 2 + kb.length + 4 + vb.length;
+  return writeBinaryHeader(cmd, 0);
+}
+
+/** The binary header after `reserve` free leading bytes (room for the frame prefix). */
+function writeBinaryHeader(cmd: RemotingCommand, reserve: number): Buffer {
+  const ext = cmd.extFields ?? {};
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: size for the worst case, return the used part.
+  let bound = reserve + 21 + 3 * (cmd.remark?.length ?? 0);
+  for (const k in ext) {
+    const v = ext[k];
+    if (v !== undefined && v !== null) bound += 6 + 3 * (k.length + String(v).length);
   }
-  const buf = Buffer.alloc(2 + 1 + 2 + 4 + 4 + 4 + (remark?.length ?? 0) + 4 + extLen);
-  let p = buf.writeInt16BE(cmd.code, 0);
+  const buf = Buffer.allocUnsafe(bound);
+  let p = buf.writeInt16BE(cmd.code, reserve);
   p = buf.writeUInt8(LanguageCode[cmd.language] ?? LanguageCode.OTHER!, p);
   p = buf.writeInt16BE(cmd.version, p);
   p = buf.writeInt32BE(cmd.opaque, p);
   p = buf.writeInt32BE(cmd.flag, p);
-  p = buf.writeInt32BE(remark?.length ?? 0, p);
-  if (remark) p += remark.copy(buf, p);
-  p = buf.writeInt32BE(extLen, p);
-  for (const [kb, vb] of entries) {
-    p = buf.writeInt16BE(kb.length, p);
-    p += kb.copy(buf, p);
-    p = buf.writeInt32BE(vb.length, p);
-    p += vb.copy(buf, p);
+  const remarkLen = cmd.remark ? writeUtf8(buf, cmd.remark, p + 4) : 0;
+  buf.writeInt32BE(remarkLen, p);
+  p += 4 + remarkLen;
+  const extLenAt = p;
+  p += 4;
+  for (const k in ext) {
+    const v = ext[k];
+    if (v === undefined || v === null) continue;
+    const kl = writeUtf8(buf, k, p + 2);
+    buf.writeInt16BE(kl, p);
+    p += 2 + kl;
+    const vl = writeUtf8(buf, typeof v === 'string' ? v : String(v), p + 4);
+    buf.writeInt32BE(vl, p);
+    p += 4 + vl;
   }
-  return buf;
+  buf.writeInt32BE(p - extLenAt - 4, extLenAt);
+  return buf.subarray(0, p);
 }
 
-/** Encodes a whole frame, including the leading length field. */
+/**
+ * Encodes a frame as `[head, body]` without copying the body: head = length field, serialize-type
+ * word and header. Large bodies (pull replies) then go to the socket as their own chunk.
+ */
+export function encodeCommandParts(cmd: RemotingCommand, serializeType: SerializeTypeValue = SerializeType.JSON): [Buffer, Buffer | undefined] {
+  const body = cmd.body && cmd.body.length > 0 ? cmd.body : undefined;
+  let head: Buffer;
+  let headerLen: number;
+  if (serializeType === SerializeType.ROCKETMQ) {
+    head = writeBinaryHeader(cmd, FRAME_PREFIX_BYTES);
+    headerLen = head.length - FRAME_PREFIX_BYTES;
+  } else {
+    const text = encodeJsonHeaderText(cmd);
+    headerLen = Buffer.byteLength(text, 'utf8');
+    head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + headerLen);
+    head.write(text, FRAME_PREFIX_BYTES, 'utf8');
+  }
+  head.writeInt32BE(HEADER_LENGTH_FIELD_BYTES + headerLen + (body?.length ?? 0), 0);
+  head.writeUInt32BE(((serializeType & 0xff) << 24) | (headerLen & 0x00ffffff), LENGTH_FIELD_BYTES);
+  return [head, body];
+}
+
+/** Encodes a whole frame, including the leading length field, as one buffer. */
 export function encodeCommand(cmd: RemotingCommand, serializeType: SerializeTypeValue = SerializeType.JSON): Buffer {
-  const header = serializeType === SerializeType.ROCKETMQ ? encodeBinaryHeader(cmd) : encodeJsonHeader(cmd);
-  const bodyLen = cmd.body?.length ?? 0;
-  const frame = Buffer.allocUnsafe(LENGTH_FIELD_BYTES + HEADER_LENGTH_FIELD_BYTES + header.length + bodyLen);
-  frame.writeInt32BE(HEADER_LENGTH_FIELD_BYTES + header.length + bodyLen, 0);
-  frame.writeUInt32BE(((serializeType & 0xff) << 24) | (header.length & 0x00ffffff), 4);
-  header.copy(frame, 8);
-  if (cmd.body && bodyLen > 0) cmd.body.copy(frame, 8 + header.length);
-  return frame;
+  const [head, body] = encodeCommandParts(cmd, serializeType);
+  return body ? Buffer.concat([head, body], head.length + body.length) : head;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,16 +253,19 @@ function asInt(value: unknown, field: string): number {
   return n;
 }
 
+/** In place (the object is fresh from JSON.parse): numbers/booleans become strings, nulls go. */
 function normaliseExtFields(raw: unknown): Record<string, string> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new FrameError('extFields is not an object');
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (v === undefined || v === null) continue;
-    if (typeof v === 'object') throw new FrameError(`extFields.${k} is not a scalar`);
-    out[k] = String(v);
+  const ext = raw as Record<string, unknown>;
+  for (const k in ext) {
+    const v = ext[k];
+    if (typeof v === 'string') continue;
+    if (v === undefined || v === null) delete ext[k];
+    else if (typeof v === 'object') throw new FrameError(`extFields.${k} is not a scalar`);
+    else ext[k] = String(v);
   }
-  return out;
+  return ext as Record<string, string>;
 }
 
 export function decodeJsonHeader(header: Buffer): Omit<RemotingCommand, 'body'> {
@@ -225,6 +289,8 @@ export function decodeJsonHeader(header: Buffer): Omit<RemotingCommand, 'body'> 
     serializeType: SerializeType.JSON,
   };
 }
+
+const ASCII_CHARS = Array.from({ length: 0x80 }, (_, c) => String.fromCharCode(c));
 
 export function decodeBinaryHeader(header: Buffer): Omit<RemotingCommand, 'body'> {
   const need = (p: number, n: number) => {
@@ -256,7 +322,8 @@ export function decodeBinaryHeader(header: Buffer): Omit<RemotingCommand, 'body'
     p += 2;
     if (kl < 0) throw new FrameError('negative key length');
     need(p, kl);
-    const key = header.toString('utf8', p, p + kl);
+    // SEND_MESSAGE_V2 / PULL headers use one-letter names: no native call for those.
+    const key = kl === 1 && header[p]! < 0x80 ? ASCII_CHARS[header[p]!]! : header.toString('utf8', p, p + kl);
     p += kl;
     need(p, 4);
     const vl = header.readInt32BE(p);

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRequest, createResponse, encodeCommand, isResponse, type RemotingCommand } from '../protocol/remoting-command';
+import { createRequest, createResponse, encodeCommand, isResponse, SerializeType, type RemotingCommand } from '../protocol/remoting-command';
 import { ResponseCode } from '../protocol/response-code';
 import { Connection } from './connection';
 import { ConnectionClosedError, RemotingTimeoutError, TooManyRequestsError } from './errors';
@@ -86,6 +86,33 @@ describe('Connection correlation', () => {
     expect(serverConn!.stats.framesWritten).toBe(count);
     // The server answers per received chunk, not per frame.
     expect(serverConn!.stats.socketWrites).toBeLessThan(count / 10);
+  });
+});
+
+describe('Connection large bodies', () => {
+  it('keeps large bodies as their own chunks: a mixed burst arrives intact, in order, in one socket write', async () => {
+    let serverConn: Connection | undefined;
+    const { addr } = await startServer((s) => {
+      s.registerProcessor(ECHO, (req) => createResponse(req, ResponseCode.SUCCESS, undefined, req.extFields, req.body));
+      s.onChannelOpen((ch) => {
+        serverConn = ch as Connection;
+      });
+    });
+    const client = newClient();
+    const conn = await client.connect(addr);
+    // Small, exactly-at-threshold and large bodies interleaved, over 256 KiB in all (the concat limit).
+    const sizes = Array.from({ length: 120 }, (_, n) => [0, 10, 8 * 1024 - 1, 8 * 1024, 40 * 1024, 300][n % 6]!);
+    const bodies = sizes.map((size, n) => Buffer.alloc(size, n % 251));
+    const results = await Promise.all(
+      bodies.map((body, n) => client.invoke(addr, createRequest(ECHO, { n }, body.length > 0 ? body : undefined), 5000)),
+    );
+    results.forEach((r, n) => {
+      expect(r.extFields.n).toBe(String(n));
+      expect(Buffer.compare(r.body ?? Buffer.alloc(0), bodies[n]!)).toBe(0);
+    });
+    expect(conn.stats.framesWritten).toBe(bodies.length);
+    expect(conn.stats.socketWrites).toBe(1);
+    expect(serverConn!.stats.framesWritten).toBe(bodies.length);
   });
 });
 
@@ -216,5 +243,31 @@ describe('Connection close handling', () => {
     expect(resp!.opaque).toBe(req.opaque);
     expect(isResponse(resp!)).toBe(true);
     raw.socket.destroy();
+  });
+});
+
+describe('Connection header serialization', () => {
+  it('answers each request in its own serialize type, and a client can send ROCKETMQ binary headers', async () => {
+    const seen: Array<number | undefined> = [];
+    const { port, addr } = await startServer((s) =>
+      s.registerProcessor(ECHO, (req) => {
+        seen.push(req.serializeType);
+        return createResponse(req, ResponseCode.SUCCESS, 'ok', req.extFields);
+      }),
+    );
+    const raw = await connectRaw(port);
+    raw.socket.write(encodeCommand(createRequest(ECHO, { n: 1 }), SerializeType.ROCKETMQ));
+    raw.socket.write(encodeCommand(createRequest(ECHO, { n: 2 }), SerializeType.JSON));
+    await raw.waitFrames(2);
+    // Frame byte 0 (after the length field) is the serialize type.
+    expect(raw.rawFrames.map((f) => f[0])).toEqual([SerializeType.ROCKETMQ, SerializeType.JSON]);
+    expect(raw.frames.map((f) => [f.extFields.n, f.remark])).toEqual([['1', 'ok'], ['2', 'ok']]);
+    raw.socket.destroy();
+
+    const binaryClient = newClient({ serializeType: SerializeType.ROCKETMQ });
+    const resp = await binaryClient.invoke(addr, createRequest(ECHO, { n: 3, big: 'é'.repeat(100) }), 5000);
+    expect(resp.serializeType).toBe(SerializeType.ROCKETMQ);
+    expect(resp.extFields).toEqual({ n: '3', big: 'é'.repeat(100) });
+    expect(seen).toEqual([SerializeType.ROCKETMQ, SerializeType.JSON, SerializeType.ROCKETMQ]);
   });
 });

@@ -16,11 +16,13 @@ import {
   FrameSplitter,
   RPC_TYPE_ONEWAY,
   RPC_TYPE_RESPONSE,
+  SerializeType,
   decodeCommand,
-  encodeCommand,
+  encodeCommandParts,
   isResponse,
   newOpaque,
   type RemotingCommand,
+  type SerializeTypeValue,
 } from '../protocol/remoting-command';
 import { ConnectionClosedError, RemotingTimeoutError, TooManyRequestsError } from './errors';
 import type { Channel, ChannelListener } from './types';
@@ -32,6 +34,8 @@ const TIMEOUT_SCAN_SLACK_MS = 10;
 const CLOSE_GRACE_MS = 1_000;
 /** Batches above this are written with cork/uncork (writev) instead of one concatenated copy. */
 const CONCAT_LIMIT_BYTES = 256 * 1024;
+/** Bodies from this size on (pull replies) are queued as their own chunk: never copied before the socket. */
+const SEPARATE_CHUNK_MIN_BYTES = 8 * 1024;
 const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
 export interface ConnectionOptions {
@@ -46,6 +50,8 @@ export interface ConnectionOptions {
    * cannot pile up unanswered. Server side only: if both ends paused, they could deadlock.
    */
   pauseReadingOnBackpressure?: boolean;
+  /** Header serialization of requests this side sends without one set. Default JSON (the Java client's default). */
+  serializeType?: SerializeTypeValue;
 }
 
 interface PendingRequest {
@@ -71,6 +77,14 @@ export function normaliseHost(host: string | undefined): string {
   return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host;
 }
 
+/** A frame as one buffer, or as its head plus a large body that is never copied before the socket. */
+function encodeFrame(cmd: RemotingCommand, serializeType: SerializeTypeValue): [Buffer, Buffer | undefined] {
+  const [head, body] = encodeCommandParts(cmd, cmd.serializeType ?? serializeType);
+  if (!body) return [head, undefined];
+  if (body.length >= SEPARATE_CHUNK_MIN_BYTES) return [head, body];
+  return [Buffer.concat([head, body], head.length + body.length), undefined];
+}
+
 export class Connection implements Channel {
   readonly id: string;
   readonly remoteHost: string;
@@ -87,12 +101,16 @@ export class Connection implements Channel {
   private readonly maxInFlightRequests: number;
   private readonly logger: Logger;
   private readonly pauseOnBackpressure: boolean;
+  private readonly serializeType: SerializeTypeValue;
   private readonly onRequest: ((request: RemotingCommand, connection: Connection) => void) | undefined;
   private readonly pending = new Map<number, PendingRequest>();
   private timeoutTimer: NodeJS.Timeout | undefined;
   private timeoutTimerAt = Number.POSITIVE_INFINITY;
   private writeQueue: Buffer[] = [];
   private writeQueueBytes = 0;
+  private writeQueueFrames = 0;
+  /** Some queued chunk is a separate large body (flush must not concatenate it). */
+  private writeQueueHasLarge = false;
   private flushScheduled = false;
   private readonly closeListeners: ChannelListener[] = [];
   private readonly flushBound = () => this.flush();
@@ -111,6 +129,7 @@ export class Connection implements Channel {
     this.logger = options.logger ?? silentLogger;
     this.onRequest = options.onRequest;
     this.pauseOnBackpressure = options.pauseReadingOnBackpressure ?? false;
+    this.serializeType = options.serializeType ?? SerializeType.JSON;
 
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
@@ -152,7 +171,7 @@ export class Connection implements Channel {
       this.logger.debug({ peer: this.remoteAddress, code: cmd.code, opaque: cmd.opaque }, 'write on closed connection dropped');
       return;
     }
-    this.enqueue(encodeCommand(cmd));
+    this.enqueue(...encodeFrame(cmd, this.serializeType));
   }
 
   invoke(cmd: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
@@ -165,12 +184,12 @@ export class Connection implements Channel {
       // A reused command object: give it its own opaque so two waiters never share one slot.
       request = { ...cmd, opaque: this.pending.has(cmd.opaque) ? newOpaque() : cmd.opaque, flag: cmd.flag & ~(RPC_TYPE_ONEWAY | RPC_TYPE_RESPONSE) };
     }
-    const frame = encodeCommand(request);
+    const [frame, largeBody] = encodeFrame(request, this.serializeType);
     const deadline = Date.now() + timeoutMs;
     return new Promise<RemotingCommand>((resolve, reject) => {
       this.pending.set(request.opaque, { resolve, reject, deadline, timeoutMs, code: request.code });
       if (deadline < this.timeoutTimerAt) this.armTimeoutScan(deadline);
-      this.enqueue(frame);
+      this.enqueue(frame, largeBody);
     });
   }
 
@@ -268,9 +287,16 @@ export class Connection implements Channel {
     if (next !== Number.POSITIVE_INFINITY && !this.closedFlag) this.armTimeoutScan(Math.max(next, now + TIMEOUT_SCAN_SLACK_MS));
   }
 
-  private enqueue(frame: Buffer): void {
+  /** Queues one frame: whole, or as its head and a large body kept as a separate chunk. */
+  private enqueue(frame: Buffer, largeBody?: Buffer): void {
     this.writeQueue.push(frame);
     this.writeQueueBytes += frame.length;
+    this.writeQueueFrames++;
+    if (largeBody) {
+      this.writeQueue.push(largeBody);
+      this.writeQueueBytes += largeBody.length;
+      this.writeQueueHasLarge = true;
+    }
     this.lastActiveAt = Date.now();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -280,23 +306,50 @@ export class Connection implements Channel {
 
   private flush(): void {
     this.flushScheduled = false;
-    const frames = this.writeQueue;
-    if (frames.length === 0) return;
+    const chunks = this.writeQueue;
+    if (chunks.length === 0) return;
     const bytes = this.writeQueueBytes;
+    const frameCount = this.writeQueueFrames;
+    const hasLarge = this.writeQueueHasLarge;
     this.writeQueue = [];
     this.writeQueueBytes = 0;
+    this.writeQueueFrames = 0;
+    this.writeQueueHasLarge = false;
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.stats.framesWritten += frames.length;
+    this.stats.framesWritten += frameCount;
     this.stats.socketWrites++;
     let flushed: boolean;
-    if (frames.length === 1) {
-      flushed = this.socket.write(frames[0]!);
-    } else if (bytes <= CONCAT_LIMIT_BYTES) {
-      flushed = this.socket.write(Buffer.concat(frames, bytes));
+    if (chunks.length === 1) {
+      flushed = this.socket.write(chunks[0]!);
+    } else if (bytes <= CONCAT_LIMIT_BYTES && !hasLarge) {
+      flushed = this.socket.write(Buffer.concat(chunks, bytes));
     } else {
+      // One writev: small chunks are joined in runs, large ones go as they are.
       this.socket.cork();
       flushed = true;
-      for (const f of frames) flushed = this.socket.write(f) && flushed;
+      let runStart = 0;
+      let runBytes = 0;
+      const writeRun = (end: number) => {
+        if (end - runStart === 1) flushed = this.socket.write(chunks[runStart]!) && flushed;
+        else if (end > runStart) flushed = this.socket.write(Buffer.concat(chunks.slice(runStart, end), runBytes)) && flushed;
+      };
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]!;
+        if (c.length < SEPARATE_CHUNK_MIN_BYTES && runBytes < CONCAT_LIMIT_BYTES) {
+          runBytes += c.length;
+          continue;
+        }
+        writeRun(i);
+        if (c.length >= SEPARATE_CHUNK_MIN_BYTES) {
+          flushed = this.socket.write(c) && flushed;
+          runStart = i + 1;
+          runBytes = 0;
+        } else {
+          runStart = i;
+          runBytes = c.length;
+        }
+      }
+      writeRun(chunks.length);
       this.socket.uncork();
     }
     if (!flushed && this.pauseOnBackpressure) this.socket.pause();
@@ -310,6 +363,8 @@ export class Connection implements Channel {
     this.timeoutTimer = undefined;
     this.writeQueue = [];
     this.writeQueueBytes = 0;
+    this.writeQueueFrames = 0;
+    this.writeQueueHasLarge = false;
     if (this.pending.size > 0) {
       const entries = [...this.pending.values()];
       this.pending.clear();

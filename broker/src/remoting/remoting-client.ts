@@ -107,6 +107,7 @@ export class RemotingClient {
           maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
           maxInFlightRequests: this.options.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT_REQUESTS,
           logger: this.logger,
+          serializeType: this.options.serializeType,
           onRequest: (request, connection) => this.processors.dispatch(request, connection),
         });
         this.connections.set(addr, conn);

@@ -116,14 +116,14 @@ describe('RemotingServer replies', () => {
     expect((await again).code).toBe(ResponseCode.SUCCESS);
   });
 
-  it('decodes requests with a ROCKETMQ binary header and answers in JSON (type byte 0)', async () => {
+  it('decodes requests with a ROCKETMQ binary header and answers in kind (type byte 1; JSON peers such as ali-ons get JSON)', async () => {
     const { port } = await startServer();
     const raw = await connectRaw(port);
     const req = createRequest(ECHO, { topic: 'T', queueId: 3 }, Buffer.from('payload'));
     raw.socket.write(encodeCommand(req, SerializeType.ROCKETMQ));
     const [resp] = await raw.waitFrames(1);
-    expect(raw.rawFrames[0]!.readUInt8(0)).toBe(0);
-    expect(resp!.serializeType).toBe(SerializeType.JSON);
+    expect(raw.rawFrames[0]!.readUInt8(0)).toBe(SerializeType.ROCKETMQ);
+    expect(resp!.serializeType).toBe(SerializeType.ROCKETMQ);
     expect(resp!.extFields).toEqual({ topic: 'T', queueId: '3' });
     expect(resp!.body?.toString()).toBe('payload');
     raw.socket.destroy();

@@ -1,6 +1,6 @@
 /**
  * RemotingServer: accepts TCP connections on one or more ports and serves them from one processor
- * table. Replies are always JSON headers (type byte 0), since ali-ons cannot read binary ones.
+ * table. Replies use the request's header serialization (JSON for ali-ons, which cannot read binary headers).
  */
 import * as net from 'node:net';
 import { silentLogger, type Logger } from '../common/logger';

@@ -4,7 +4,7 @@
  * NOTIFY_CONSUMER_IDS_CHANGED / CHECK_TRANSACTION_STATE to clients over the client's own connection).
  */
 import type { Logger } from '../common/logger';
-import type { RemotingCommand } from '../protocol/remoting-command';
+import type { RemotingCommand, SerializeTypeValue } from '../protocol/remoting-command';
 
 /** One TCP connection speaking remoting frames. */
 export interface Channel {
@@ -61,4 +61,6 @@ export interface RemotingClientOptions {
   /** Bound on outstanding requests per connection; beyond it invoke rejects at once. Default 65536. */
   maxInFlightRequests?: number;
   logger?: Logger;
+  /** Header serialization of requests (replies follow the peer's). Default JSON. */
+  serializeType?: SerializeTypeValue;
 }

@@ -6,7 +6,7 @@ import { MessageSysFlag } from '../protocol/message-const';
 import { BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE_V2, decodeMessageRecord, decodeMessageRecords } from '../protocol/message-record';
 import { createOffsetMessageId } from '../protocol/message-id';
 import { javaStringHashCode } from '../protocol/tag-hash';
-import { DefaultMessageStore, StoreInUseError } from './default-message-store';
+import { DefaultMessageStore, joinRecords, StoreInUseError } from './default-message-store';
 import { testMessage, testStoreConfig, useTempStore } from './store-test-helpers';
 import type { DispatchEvent } from './types';
 
@@ -95,6 +95,11 @@ describe('DefaultMessageStore', () => {
     // exact filter on the CommitLog properties as a second stage
     const byProps = s.getMessage('F', 0, 0, 32, { isMatchedByConsumeQueue: () => true, isMatchedByCommitLog: (p) => p.TAGS === 'odd' });
     expect(byProps.records.length).toBe(5);
+    // Records are read straight into one body; dropped ones are squeezed out of it.
+    expect(decodeMessageRecords(joinRecords(byProps.records, byProps.totalBytes)).map((m) => m.body.toString())).toEqual(['m1', 'm3', 'm5', 'm7', 'm9']);
+    expect(new Set(byProps.records.map((r) => r.buffer)).size).toBe(1);
+    const bounded = s.getMessage('F', 0, 2, 3);
+    expect(decodeMessageRecords(joinRecords(bounded.records, bounded.totalBytes)).map((m) => m.body.toString())).toEqual(['m2', 'm3', 'm4']);
     const none = s.getMessage('F', 0, 0, 32, { isMatchedByConsumeQueue: () => false });
     expect(none).toMatchObject({ status: 'NO_MATCHED_MESSAGE', nextBeginOffset: 10 });
     expect(s.getMessage('F', 0, 3, 2)).toMatchObject({ status: 'FOUND', nextBeginOffset: 5, minOffset: 0, maxOffset: 10 });

@@ -116,6 +116,19 @@ export class StoreInUseError extends Error {
   }
 }
 
+/** A pull reply body from `getMessage` records: one view when the store returned adjacent views of one buffer (no copy), else a concat. */
+export function joinRecords(records: readonly Buffer[], totalBytes: number): Buffer {
+  const first = records[0];
+  if (!first) return Buffer.alloc(0);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.buffer !== first.buffer || r.byteOffset !== end) return Buffer.concat(records, totalBytes);
+    end += r.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, totalBytes);
+}
+
 /** Start time of a process (Linux /proc/<pid>/stat field 22), undefined elsewhere. */
 function processStartTime(pid: number): string | undefined {
   try {
@@ -837,10 +850,9 @@ export class DefaultMessageStore implements MessageStore {
     const maxBytes = this.opts.maxTransferBytesPerPull;
     const minPhy = this.commitLog.getMinOffset();
     let status: GetMessageStatus = 'NO_MATCHED_MESSAGE';
-    const records: Buffer[] = [];
-    let totalBytes = 0;
-    let ahead: Buffer | null = null;
-    let aheadStart = 0;
+    // Pass 1, ConsumeQueue only: which records to send.
+    const picks: Array<{ phy: number; size: number }> = [];
+    let pickedBytes = 0;
     let nextPhyFileStart = -1;
     const n = units.length / CQ_UNIT_BYTES;
     let i = 0;
@@ -848,40 +860,53 @@ export class DefaultMessageStore implements MessageStore {
       const e = decodeUnit(units, i * CQ_UNIT_BYTES);
       if (e.size === CQ_PAD_SIZE) continue;
       if (nextPhyFileStart >= 0 && e.physicalOffset < nextPhyFileStart) continue;
-      if (records.length > 0 && (records.length >= maxCount || totalBytes + e.size > maxBytes)) break;
+      if (picks.length > 0 && (picks.length >= maxCount || pickedBytes + e.size > maxBytes)) break;
       if (filter && !filter.isMatchedByConsumeQueue(e.tagsCode)) continue;
       if (e.physicalOffset < minPhy) {
-        if (records.length === 0) status = 'MESSAGE_WAS_REMOVING';
+        if (picks.length === 0) status = 'MESSAGE_WAS_REMOVING';
         nextPhyFileStart = this.commitLog.rollNextFile(e.physicalOffset);
         continue;
       }
-      // Read-ahead: one read serves the following records when they are close together.
-      let rec: Buffer | null = null;
-      if (ahead && e.physicalOffset >= aheadStart && e.physicalOffset + e.size <= aheadStart + ahead.length) {
-        rec = ahead.subarray(e.physicalOffset - aheadStart, e.physicalOffset - aheadStart + e.size);
-      } else {
-        ahead = this.commitLog.readAhead(e.physicalOffset, e.size, Math.min(maxBytes, 64 * 1024));
-        aheadStart = e.physicalOffset;
-        rec = ahead ? ahead.subarray(0, e.size) : null;
-      }
-      if (!rec || rec.length !== e.size) {
-        if (records.length === 0) status = 'MESSAGE_WAS_REMOVING';
-        nextPhyFileStart = this.commitLog.rollNextFile(e.physicalOffset);
-        continue;
-      }
-      if (filter?.isMatchedByCommitLog) {
-        let props: Record<string, string>;
-        try {
-          props = readRecordProperties(rec, 0);
-        } catch {
-          continue;
-        }
-        if (!filter.isMatchedByCommitLog(props)) continue;
-      }
-      records.push(rec);
-      totalBytes += e.size;
-      status = 'FOUND';
+      picks.push({ phy: e.physicalOffset, size: e.size });
+      pickedBytes += e.size;
       nextPhyFileStart = -1;
+    }
+    // Pass 2: read the records straight into one reply body (adjacent records in one read), so the
+    // pull reply is this buffer as it is; records are views of it.
+    const body = Buffer.allocUnsafe(pickedBytes);
+    const records: Buffer[] = [];
+    let totalBytes = 0;
+    for (let k = 0; k < picks.length; ) {
+      let runEnd = k + 1;
+      let runBytes = picks[k]!.size;
+      while (runEnd < picks.length && picks[runEnd]!.phy === picks[k]!.phy + runBytes) runBytes += picks[runEnd++]!.size;
+      if (!this.commitLog.readInto(picks[k]!.phy, runBytes, body, totalBytes)) {
+        if (records.length === 0) status = 'MESSAGE_WAS_REMOVING';
+        k = runEnd;
+        continue;
+      }
+      for (; k < runEnd; k++) {
+        const size = picks[k]!.size;
+        const rec = body.subarray(totalBytes, totalBytes + size);
+        if (filter?.isMatchedByCommitLog) {
+          let props: Record<string, string> | undefined;
+          try {
+            props = readRecordProperties(rec, 0);
+          } catch {
+            props = undefined;
+          }
+          if (!props || !filter.isMatchedByCommitLog(props)) {
+            // Drop it: the rest of this run moves down over it.
+            body.copy(body, totalBytes, totalBytes + size, totalBytes + runBytes);
+            runBytes -= size;
+            continue;
+          }
+        }
+        records.push(rec);
+        totalBytes += size;
+        runBytes -= size;
+        status = 'FOUND';
+      }
     }
     return { status, nextBeginOffset: offset + i, minOffset, maxOffset, records, totalBytes };
   }

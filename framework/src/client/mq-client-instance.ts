@@ -12,6 +12,7 @@ import {
   MessageConst,
   NotifyConsumerIdsChangedRequestHeader,
   RequestCode,
+  SerializeType,
   isReadable,
   masterAddress,
   type ConsumerData,
@@ -108,7 +109,11 @@ export class MQClientInstance {
     readonly clientId: string = buildClientId(config),
   ) {
     this.logger = config.logger;
-    this.remoting = new RemotingClient({ connectTimeoutMs: config.connectTimeoutMs, logger: config.logger });
+    this.remoting = new RemotingClient({
+      connectTimeoutMs: config.connectTimeoutMs,
+      logger: config.logger,
+      serializeType: SerializeType[config.serializeType],
+    });
     this.namesrv = new NamesrvClient(this.remoting, config.namesrvAddrs);
     this.api = new MQClientAPI(this.remoting, this.namesrv, config.mqClientApiTimeoutMs);
     this.remoting.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (request) => {

@@ -17,6 +17,7 @@ import { HeaderError, PullMessageRequestHeader } from '../../protocol/headers';
 import { ResponseCode } from '../../protocol/response-code';
 import type { Channel } from '../../remoting/types';
 import type { GetMessageStatus, MessageFilter } from '../../store/types';
+import { joinRecords } from '../../store/default-message-store';
 import type { BrokerContext } from '../broker-context';
 import { MessageProperty, PullSysFlag, isReadable } from '../constants';
 import type { PullRequestHoldService } from '../pull-request-hold-service';
@@ -162,7 +163,7 @@ export class PullMessageProcessor {
 
     let response: RemotingCommand | null;
     if (code === ResponseCode.SUCCESS) {
-      const body = result.records.length === 1 ? result.records[0]! : Buffer.concat(result.records, result.totalBytes);
+      const body = joinRecords(result.records, result.totalBytes);
       response = this.reply(request, code, result.status, result.nextBeginOffset, result.minOffset, result.maxOffset, body, sysFlags);
     } else if (code === ResponseCode.PULL_NOT_FOUND && brokerAllowSuspend && hasSuspend && this.holdService) {
       const holdMs = ctx.settings.longPollingEnable ? Math.max(0, header.suspendTimeoutMillis) : ctx.settings.shortPollingTimeMills;

@@ -257,13 +257,21 @@ export class CommitLog {
    * Reads `size` bytes at `offset` (one record). null when outside the stored range or spanning files.
    */
   read(offset: number, size: number): Buffer | null {
-    if (size <= 0 || offset < this.getMinOffset() || offset + size > this.writeOffset) return null;
+    if (size <= 0) return null;
+    const buf = Buffer.allocUnsafe(size);
+    return this.readInto(offset, size, buf, 0) ? buf : null;
+  }
+
+  /**
+   * Reads `size` bytes at `offset` into `target` at `targetPos` (pull replies read straight into the
+   * reply body). false when outside the stored range, spanning files, or short.
+   */
+  readInto(offset: number, size: number, target: Buffer, targetPos: number): boolean {
+    if (size <= 0 || offset < this.getMinOffset() || offset + size > this.writeOffset) return false;
     if (offset + size > this.writtenOffset) this.writePending();
     const seg = this.segmentFor(offset);
-    if (!seg || offset + size > seg.start + this.segmentBytes) return null;
-    const buf = Buffer.allocUnsafe(size);
-    const n = this.fs.read(seg.fd, buf, 0, size, offset - seg.start);
-    return n === size ? buf : null;
+    if (!seg || offset + size > seg.start + this.segmentBytes) return false;
+    return this.fs.read(seg.fd, target, targetPos, size, offset - seg.start) === size;
   }
 
   /** Reads up to `maxBytes` from `offset`, stopping at the end of the file and of the data. */
