@@ -3,7 +3,8 @@
  * client-worker.ts are identical for every client. Each adapter loads its library lazily: a worker
  * process only loads the one client it measures.
  *
- *   rocketry : our Producer / PushConsumer (@rocketry/framework), default options
+ *   rocketry : our Producer / PushConsumer (@rocketry/framework), default options (`autoBatch` only
+ *              in the autobatch scenario)
  *   ali-ons  : the unmodified npm package ali-ons 3.12, default options (it has no async or batch API)
  */
 
@@ -11,6 +12,8 @@ export type BenchClientName = 'rocketry' | 'ali-ons';
 export const BENCH_CLIENT_NAMES: readonly BenchClientName[] = ['rocketry', 'ali-ons'];
 
 export interface BenchProducer {
+  /** Concurrent async sends are batched by the client (asked for and supported). */
+  readonly autoBatch: boolean;
   /** The client's synchronous send (resolves when the broker answered SEND_OK; throws otherwise). */
   send(topic: string, body: Buffer): Promise<void>;
   /** The client's async send (promise form); clients without one use `send`. */
@@ -36,7 +39,7 @@ export interface BenchClient {
   readonly name: BenchClientName;
   /** Settings that differ from the library defaults, or notable defaults, for the results file. */
   readonly notes: string;
-  createProducer(opts: ClientEndpoints): Promise<BenchProducer>;
+  createProducer(opts: ClientEndpoints & { autoBatch?: boolean }): Promise<BenchProducer>;
   /** A CLUSTERING push consumer from the first offset, subscribed to `topic` with `*`. */
   startConsumer(opts: ClientEndpoints & { topic: string }, onMessage: DeliveryCallback): Promise<BenchConsumer>;
 }
@@ -56,9 +59,10 @@ async function rocketryClient(): Promise<BenchClient> {
     name: 'rocketry',
     notes: 'Producer/PushConsumer defaults (consumeThreadMax 20, pullBatchSize 32, pullThresholdForQueue 1000)',
     async createProducer(opts) {
-      const producer = new Producer({ namesrvAddr: opts.namesrvAddr, group: opts.group });
+      const producer = new Producer({ namesrvAddr: opts.namesrvAddr, group: opts.group, autoBatch: opts.autoBatch ?? false });
       await producer.start();
       return {
+        autoBatch: opts.autoBatch ?? false,
         async send(topic, body) {
           check((await producer.send({ topic, body })).status);
         },
@@ -145,7 +149,7 @@ async function aliOnsClient(): Promise<BenchClient> {
         const r = await producer.send(new ons.Message(topic, body));
         if (r.sendStatus !== 'SEND_OK') throw new Error(`send status ${r.sendStatus}`);
       };
-      return { send, sendAsync: send, shutdown: () => producer.close() };
+      return { autoBatch: false, send, sendAsync: send, shutdown: () => producer.close() };
     },
     async startConsumer(opts, onMessage) {
       const consumer = new ons.Consumer({

@@ -46,7 +46,7 @@ export interface ClientBenchConfig {
 
 export const DEFAULT_CLIENT_BENCH: ClientBenchConfig = {
   clients: ['rocketry', 'ali-ons'],
-  scenarios: ['sync', 'async', 'batch', 'drain'],
+  scenarios: ['sync', 'async', 'autobatch', 'batch', 'drain'],
   bodyBytes: 1024,
   producerMessages: 100_000,
   batchMessages: 300_000,
@@ -226,6 +226,8 @@ function scenarioLabel(s: ClientScenarioName, cfg: ClientBenchConfig): string {
       return 'producer sync (1 in flight)';
     case 'async':
       return `producer async (${cfg.asyncInFlight} in flight)`;
+    case 'autobatch':
+      return `producer async, autoBatch (${cfg.asyncInFlight} in flight)`;
     case 'batch':
       return `producer batch (${cfg.batchSize}/batch, ${cfg.batchInFlight} in flight)`;
     case 'drain':

@@ -4,14 +4,16 @@
  *
  *   sync   one send at a time, each awaited
  *   async  `concurrency` sends in flight (the client's async API; ali-ons: concurrent `send` promises)
+ *   autobatch  as async, with the client's automatic batching of concurrent async sends switched on
+ *          (ours: `autoBatch`; Java 5.x: `setAutoBatch(true)`; ali-ons has none: n/a)
  *   batch  `sendBatch` of `batchSize` with `concurrency` batches in flight (clients without batch: n/a)
  *   drain  a CLUSTERING push consumer drains a pre-filled backlog; rate from first to last message
  */
 import type { BenchClient, BenchClientName, BenchProducer } from './client-adapters';
 import { summarize, type LatencySummary } from './stats';
 
-export type ClientScenarioName = 'sync' | 'async' | 'batch' | 'drain';
-export const CLIENT_SCENARIOS: readonly ClientScenarioName[] = ['sync', 'async', 'batch', 'drain'];
+export type ClientScenarioName = 'sync' | 'async' | 'autobatch' | 'batch' | 'drain';
+export const CLIENT_SCENARIOS: readonly ClientScenarioName[] = ['sync', 'async', 'autobatch', 'batch', 'drain'];
 
 /** Stop recording error texts after this many (the count keeps going). */
 const MAX_ERROR_SAMPLES = 5;
@@ -122,15 +124,17 @@ async function drive(
 async function runProducerScenario(client: BenchClient, cfg: WorkerConfig): Promise<ClientScenarioResult> {
   const batch = cfg.scenario === 'batch';
   const base = { client: client.name, scenario: cfg.scenario, notes: client.notes };
-  const producer: BenchProducer = await client.createProducer({ namesrvAddr: cfg.namesrvAddr, group: cfg.group });
+  const autoBatch = cfg.scenario === 'autobatch';
+  const producer: BenchProducer = await client.createProducer({ namesrvAddr: cfg.namesrvAddr, group: cfg.group, autoBatch });
   try {
     if (batch && !producer.sendBatch) return { kind: 'unsupported', ...base, reason: `${client.name} has no batch send API` };
+    if (autoBatch && !producer.autoBatch) return { kind: 'unsupported', ...base, reason: `${client.name} has no automatic batching` };
     const body = Buffer.alloc(cfg.bodyBytes, 0x61);
     const bodies = Array.from({ length: cfg.batchSize }, () => body);
     const concurrency = cfg.scenario === 'sync' ? 1 : cfg.concurrency;
     const opOn = (topic: string): (() => Promise<void>) => {
       if (batch) return () => producer.sendBatch!(topic, bodies);
-      if (cfg.scenario === 'async') return () => producer.sendAsync(topic, body);
+      if (cfg.scenario === 'async' || autoBatch) return () => producer.sendAsync(topic, body);
       return () => producer.send(topic, body);
     };
     const perCall = batch ? cfg.batchSize : 1;

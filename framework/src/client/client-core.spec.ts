@@ -15,6 +15,7 @@ import { isRetriable, MQBrokerError, MQClientError, toClientError } from './erro
 import { Instrumentation } from './instrumentation';
 import { buildSendProperties, decodePulledMessages, toMessageExt } from './message';
 import { MQClientAPI } from './mq-client-api';
+import { Producer } from './producer/producer';
 
 function record(overrides: Partial<MessageRecordInput> = {}): MessageRecordInput {
   return {
@@ -57,6 +58,30 @@ describe('client options', () => {
     expect(a.instanceName).toMatch(new RegExp(`^${process.pid}#\\d+$`));
     expect(a.instanceName).not.toBe(b.instanceName);
     expect(() => resolveClientConfig({ namesrvAddr: 'h:1', heartbeatBrokerIntervalMs: 0 })).toThrow(RangeError);
+    expect(cfg.serializeType).toBe('ROCKETMQ');
+    expect(() => resolveClientConfig({ namesrvAddr: 'h:1', serializeType: 'XML' as 'JSON' })).toThrow(/serializeType must be/);
+  });
+
+  it('sends requests with the configured header serialization (ROCKETMQ by default, JSON on request)', async () => {
+    const seen: Array<number | undefined> = [];
+    const server = new RemotingServer({ host: '127.0.0.1', port: 0 });
+    server.registerProcessor(RequestCode.GET_ROUTEINFO_BY_TOPIC, (req) => {
+      seen.push(req.serializeType);
+      return createResponse(req, ResponseCode.TOPIC_NOT_EXIST, 'no route');
+    });
+    const port = await server.start();
+    try {
+      for (const serializeType of [undefined, 'JSON', 'ROCKETMQ'] as const) {
+        const producer = new Producer({ namesrvAddr: `127.0.0.1:${port}`, group: 'ser_pg', serializeType, sendMsgTimeout: 1000 });
+        await producer.start();
+        await expect(producer.send({ topic: 'T', body: 'x' })).rejects.toThrow();
+        await producer.shutdown();
+      }
+    } finally {
+      await server.close();
+    }
+    // Two route queries per send (the topic, then the TBW102 auto-create template).
+    expect(seen).toEqual([1, 1, 0, 0, 1, 1]);
   });
 });
 

@@ -30,9 +30,10 @@ export interface ClientOptions {
   /** TCP connect timeout. Default 3000. */
   connectTimeoutMs?: number;
   /**
-   * Request header encoding (`rocketmq.serialize.type`): `'ROCKETMQ'` binary headers are smaller and
-   * cheaper to encode and decode on both sides; every RocketMQ broker since 4.0 accepts them and
-   * answers in kind. Default `'JSON'`, the Java client's default.
+   * Request header encoding (Java's `rocketmq.serialize.type`). Default `'ROCKETMQ'`: binary headers
+   * are smaller and cheaper to encode and decode on both sides (+26% async sends against our broker);
+   * every RocketMQ broker since 4.0 reads them (Apache answers in JSON, ours in kind). `'JSON'` is
+   * the Java client's default, for a proxy that only reads JSON.
    */
   serializeType?: 'JSON' | 'ROCKETMQ';
   logger?: Logger;
@@ -47,7 +48,7 @@ export const CLIENT_DEFAULTS = {
   persistConsumerOffsetIntervalMs: 5_000,
   mqClientApiTimeoutMs: 3_000,
   connectTimeoutMs: 3_000,
-  serializeType: 'JSON',
+  serializeType: 'ROCKETMQ',
 } as const;
 
 /** `DefaultMQProducer` defaults. */
@@ -67,6 +68,9 @@ export const PRODUCER_DEFAULTS = {
   retryAnotherBrokerWhenNotStoreOK: false,
   /** How long a broker that just failed is avoided when another one can take the send. */
   brokerIsolationMs: 30_000,
+  /** autoBatch: 0 = a batch holds what one event-loop turn sends (Java waits 10 ms). */
+  batchMaxDelayMs: 0,
+  batchMaxBytes: 32 * 1024,
 } as const;
 
 /** `DefaultMQPushConsumer` defaults (used by the push consumer; here so all defaults live together). */

@@ -153,7 +153,8 @@ public final class JavaClientBench {
     private static Drive drive(DefaultMQProducer p, String topic, byte[] body, List<Message> batchTemplate, int maxCalls, int concurrency, long deadline) throws Exception {
         switch (scenario) {
             case "sync": return driveThreads(() -> check(p.send(new Message(topic, body))), maxCalls, 1, deadline);
-            case "async": return driveAsync(p, topic, body, maxCalls, concurrency, deadline);
+            case "async":
+            case "autobatch": return driveAsync(p, topic, body, maxCalls, concurrency, deadline);
             case "batch": return driveThreads(() -> {
                 List<Message> batch = new ArrayList<>(batchTemplate.size());
                 for (int i = 0; i < batchTemplate.size(); i++) batch.add(new Message(topic, body));
@@ -172,6 +173,8 @@ public final class JavaClientBench {
         DefaultMQProducer p = new DefaultMQProducer(group);
         p.setNamesrvAddr(namesrv);
         p.setInstanceName(group + "_" + System.nanoTime());
+        // RocketMQ 5's ProduceAccumulator (batchMaxDelayMs 10, batchMaxBytes 32 KiB by default).
+        if (scenario.equals("autobatch")) p.setAutoBatch(true);
         p.start();
         try {
             byte[] body = new byte[bodyBytes];

@@ -159,6 +159,59 @@ describe('Producer against an in-process NameServer + brokers', () => {
     await expect(p.sendBatch([{ topic, body: 'a', delayLevel: 2 }])).rejects.toThrow(/delayLevel/);
   });
 
+  it('autoBatch coalesces one turn of sendAsync calls into batch requests; each caller gets its own result', async () => {
+    const topic = topicName();
+    await cluster.createTopic(topic, 2);
+    const p = await newProducer({ autoBatch: true, batchMaxBytes: 16 * 1024 });
+    const requests: SendEvent[] = [];
+    p.instrumentation.on('send', (e) => requests.push(e));
+    const count = 60;
+    const results = await Promise.all(
+      Array.from({ length: count }, (_, i) => p.sendAsync({ topic, body: Buffer.alloc(400, i), keys: `k${i}`, properties: { n: String(i) } })),
+    );
+    // 60 x (400 + overhead) bytes at 16 KiB per batch: a few batch requests, not 60 sends.
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    expect(requests.length).toBeLessThanOrEqual(4);
+    expect(requests.reduce((n, e) => n + e.count, 0)).toBe(count);
+    expect(new Set(results.map((r) => r.msgId)).size).toBe(count);
+    for (const r of results) {
+      expect(r.status).toBe('SEND_OK');
+      expect(r.msgId).toMatch(UNIQ_KEY_RE);
+      expect(r.offsetMsgId).not.toContain(',');
+    }
+    // Every result names where its own message landed.
+    for (const [i, r] of results.entries()) {
+      const b = cluster.brokers.find((x) => x.name === r.messageQueue.brokerName)!;
+      const [stored] = await pullQueue(p.clientInstance.api, b.addr, topic, r.messageQueue.queueId, r.queueOffset);
+      expect(stored!.queueOffset).toBe(r.queueOffset);
+      expect(stored!.msgId).toBe(r.msgId);
+      expect(stored!.offsetMsgId).toBe(r.offsetMsgId);
+      expect(stored!.properties.n).toBe(String(i));
+      expect(stored!.body).toEqual(Buffer.alloc(400, i));
+    }
+  });
+
+  it('autoBatch leaves delayed, selector and large messages to single sends and flushes open batches on shutdown', async () => {
+    const topic = topicName();
+    await cluster.createTopic(topic, 2);
+    const p = new Producer({ namesrvAddr: cluster.namesrvAddr, group: `pg_${seq++}`, clientIP: '127.0.0.1', autoBatch: true, batchMaxDelayMs: 60_000 });
+    await p.start();
+    const requests: SendEvent[] = [];
+    p.instrumentation.on('send', (e) => requests.push(e));
+    const delayed = p.sendAsync({ topic, body: 'd', delayLevel: 1 });
+    const selected = p.sendAsync({ topic, body: 's' }, { messageQueue: { topic, brokerName: cluster.brokers[0]!.name, queueId: 1 } });
+    const large = p.sendAsync({ topic, body: Buffer.alloc(5000, 1) });
+    const pooled = [p.sendAsync({ topic, body: 'a' }), p.sendAsync({ topic, body: 'b' })];
+    await Promise.all([delayed, selected, large]);
+    expect(requests.map((e) => e.count)).toEqual([1, 1, 1]);
+    // The open batch would wait 60 s; shutdown sends it first.
+    await p.shutdown();
+    const [a, b] = await Promise.all(pooled);
+    expect(requests.map((e) => e.count)).toEqual([1, 1, 1, 2]);
+    expect(b!.queueOffset).toBe(a!.queueOffset + 1);
+    expect(b!.messageQueue).toEqual(a!.messageQueue);
+  });
+
   it('sends oneway, async with callbacks and async as a promise', async () => {
     const topic = topicName();
     await cluster.createTopic(topic, 1, ['broker-a']);

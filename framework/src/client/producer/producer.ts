@@ -34,6 +34,7 @@ import {
 import { PRODUCER_DEFAULTS, type ClientOptions, type Logger } from '../client-options';
 import { isRetriable, MessageTooLargeError, MQClientError, NoRouteError, toClientError } from '../errors';
 import { Instrumentation } from '../instrumentation';
+import { AutoBatcher } from './auto-batcher';
 import { bodyToBuffer, buildSendProperties, type Message } from '../message';
 import type { SendResponse, SendStatus } from '../mq-client-api';
 import { getOrCreateClientInstance, type MQClientInstance, type ProducerHandle } from '../mq-client-instance';
@@ -61,6 +62,17 @@ export interface ProducerOptions extends ClientOptions {
   retryAnotherBrokerWhenNotStoreOK?: boolean;
   /** How long a broker that failed at the network level is avoided. Default 30000. */
   brokerIsolationMs?: number;
+  /**
+   * RocketMQ 5 `autoBatch`: `sendAsync` calls to one topic (without selector, queue, timeout or
+   * delay, bodies under `compressMsgBodyOverHowmuch`) are coalesced into SEND_BATCH_MESSAGE requests;
+   * each caller still gets its own SendResult. A batch goes to one queue and fails or succeeds as a
+   * whole. Default false.
+   */
+  autoBatch?: boolean;
+  /** How long an open batch waits for more messages; 0 = what one event-loop turn sends (no added latency). Default 0. */
+  batchMaxDelayMs?: number;
+  /** An open batch is sent once it holds this many bytes. Default 32 KiB (RocketMQ 5's default). */
+  batchMaxBytes?: number;
 }
 
 /** Picks the queue for a message; `queues` is the topic's writable queues sorted by broker and id. */
@@ -98,6 +110,17 @@ export interface SendResult {
 export interface BatchSendResult extends SendResult {
   msgIds: string[];
   offsetMsgIds: string[];
+}
+
+/** Each message's share of a batch result: its UNIQ_KEY and offset msgId, base queue offset + index. */
+function splitBatchResult(r: BatchSendResult): SendResult[] {
+  return r.msgIds.map((msgId, i) => {
+    const out: SendResult = { status: r.status, msgId, offsetMsgId: r.offsetMsgIds[i] ?? '', messageQueue: r.messageQueue, queueOffset: r.queueOffset + i };
+    if (r.transactionId !== undefined) out.transactionId = r.transactionId;
+    if (r.regionId !== undefined) out.regionId = r.regionId;
+    if (r.traceOn !== undefined) out.traceOn = r.traceOn;
+    return out;
+  });
 }
 
 /** Java `SelectMessageQueueByHash`: `abs(String.hashCode(arg) % n)`, so the same key picks the same queue as a Java producer. */
@@ -196,6 +219,7 @@ export class Producer implements ProducerHandle {
   private readonly brokerUnavailableUntil = new Map<string, number>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly autoBatcher: AutoBatcher<Message, SendResult> | undefined;
 
   constructor(options: ProducerOptions) {
     if (!options || typeof options.group !== 'string' || options.group.length === 0) throw new TypeError('Producer: group is required');
@@ -218,6 +242,18 @@ export class Producer implements ProducerHandle {
     this.defaultTopicQueueNums = positiveInt('defaultTopicQueueNums', options.defaultTopicQueueNums, PRODUCER_DEFAULTS.defaultTopicQueueNums);
     this.retryAnotherBrokerWhenNotStoreOK = options.retryAnotherBrokerWhenNotStoreOK ?? PRODUCER_DEFAULTS.retryAnotherBrokerWhenNotStoreOK;
     this.brokerIsolationMs = positiveInt('brokerIsolationMs', options.brokerIsolationMs, PRODUCER_DEFAULTS.brokerIsolationMs, 0);
+    if (options.autoBatch) {
+      const maxDelayMs = positiveInt('batchMaxDelayMs', options.batchMaxDelayMs, PRODUCER_DEFAULTS.batchMaxDelayMs, 0);
+      const maxBytes = positiveInt('batchMaxBytes', options.batchMaxBytes, PRODUCER_DEFAULTS.batchMaxBytes);
+      this.autoBatcher = new AutoBatcher<Message, SendResult>(
+        {
+          sendSingle: (msg) => this.sendOne(msg, {}, 'async'),
+          sendBatch: async (msgs) => splitBatchResult(await this.sendBatchImpl(msgs, {}, 'async')),
+        },
+        maxBytes,
+        maxDelayMs,
+      );
+    }
     this.instrumentation = options.instrumentation ?? new Instrumentation((err, event) => this.logger?.warn({ err, event }, 'instrumentation listener failed'));
   }
 
@@ -264,6 +300,7 @@ export class Producer implements ProducerHandle {
       this.state = 'SHUTDOWN';
       return;
     }
+    this.autoBatcher?.flushAll();
     this.state = 'SHUTDOWN';
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -311,7 +348,8 @@ export class Producer implements ProducerHandle {
   sendAsync(msg: Message, callback: SendCallback & SendOptions): void;
   sendAsync(msg: Message, options?: SendOptions): Promise<SendResult>;
   sendAsync(msg: Message, options: (SendOptions & Partial<SendCallback>) | undefined = {}): Promise<SendResult> | void {
-    const promise = this.track(this.sendOne(msg, options, 'async'));
+    const batchable = this.autoBatcher && this.batchableBodyBytes(msg, options);
+    const promise = this.track(batchable ? this.autoBatcher!.add(msg, batchable) : this.sendOne(msg, options, 'async'));
     if (!options.onSuccess && !options.onException) return promise;
     const { onSuccess, onException } = options;
     promise.then(
@@ -588,18 +626,33 @@ export class Producer implements ProducerHandle {
     return this.sendPrepared(prepared, msg, options, mode, retries, begin);
   }
 
-  private async sendBatchImpl(msgs: readonly Message[], options: SendOptions): Promise<BatchSendResult> {
+  /** Body bytes when `msg` may join an auto batch, else 0 (invalid messages take the normal path and fail there). */
+  private batchableBodyBytes(msg: Message, options: SendOptions): number {
+    if (this.state !== 'RUNNING' || options.selector || options.messageQueue || options.timeoutMs !== undefined) return 0;
+    let body: Buffer;
+    try {
+      body = this.validate(msg);
+    } catch {
+      return 0;
+    }
+    if (body.length >= this.compressMsgBodyOverHowmuch || (msg.delayLevel ?? 0) > 0 || isRetryTopic(msg.topic)) return 0;
+    if (msg.properties?.[MessageConst.TRAN_MSG] === 'true') return 0;
+    return body.length;
+  }
+
+  private async sendBatchImpl(msgs: readonly Message[], options: SendOptions, mode: 'sync' | 'async' = 'sync'): Promise<BatchSendResult> {
     const begin = Date.now();
     let prepared: PreparedSend;
     try {
       this.ensureRunning();
       prepared = this.prepareBatch(msgs);
     } catch (err) {
-      this.emitFailure(msgs?.[0]?.topic ?? '', err, 0, begin, 'sync');
+      this.emitFailure(msgs?.[0]?.topic ?? '', err, 0, begin, mode);
       throw err;
     }
     const single = options.selector !== undefined || options.messageQueue !== undefined;
-    const result = await this.sendPrepared(prepared, msgs[0]!, options, 'sync', single ? 0 : this.retryTimesWhenSendFailed, begin);
+    const retries = single ? 0 : mode === 'async' ? this.retryTimesWhenSendAsyncFailed : this.retryTimesWhenSendFailed;
+    const result = await this.sendPrepared(prepared, msgs[0]!, options, mode, retries, begin);
     const offsetMsgIds = result.offsetMsgId.split(',');
     return { ...result, msgIds: prepared.uniqKeys, offsetMsgIds };
   }
