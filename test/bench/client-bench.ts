@@ -210,7 +210,8 @@ function describeRecord(r: WorkerOutcome): string {
     case 'unsupported':
       return `n/a (${r.reason})`;
     case 'producer': {
-      const text = `${r.sent} sent, ${r.msgsPerSec.toFixed(0)} msg/s, p99 ${r.latency.p99Ms.toFixed(2)} ms${r.deadlineHit ? ' (time bound)' : ''}`;
+      const cpu = r.cpuUsPerMsg === undefined ? '' : `, client CPU ${r.cpuUsPerMsg.toFixed(1)} µs/msg`;
+      const text = `${r.sent} sent, ${r.msgsPerSec.toFixed(0)} msg/s, p99 ${r.latency.p99Ms.toFixed(2)} ms${cpu}${r.deadlineHit ? ' (time bound)' : ''}`;
       return r.errors > 0 ? `${text}, ${r.errors} ERRORS: ${r.errorSamples.join('; ')}` : text;
     }
     case 'drain': {

@@ -55,6 +55,8 @@ export interface ProducerScenarioResult extends ResultBase {
   msgsPerSec: number;
   /** Per call: one message (sync/async) or one batch. */
   latency: LatencySummary;
+  /** Client process CPU (user + system) per message sent, in µs; the JVM worker does not report it. */
+  cpuUsPerMsg?: number;
   deadlineHit: boolean;
 }
 
@@ -147,12 +149,14 @@ async function runProducerScenario(client: BenchClient, cfg: WorkerConfig): Prom
     if (warm.ok === 0) throw new Error(`warm-up failed: ${warm.errorSamples.join('; ') || 'no send completed'}`);
 
     const start = performance.now();
+    const cpuBefore = process.cpuUsage();
     const run = await drive(opOn(cfg.topic), {
       maxCalls: Math.ceil(cfg.messages / perCall),
       concurrency,
       deadline: start + cfg.maxSeconds * 1000,
     });
     const elapsedMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpuBefore);
     const sent = run.ok * perCall;
     return {
       kind: 'producer',
@@ -163,6 +167,7 @@ async function runProducerScenario(client: BenchClient, cfg: WorkerConfig): Prom
       elapsedMs,
       msgsPerSec: sent / (elapsedMs / 1000),
       latency: summarize(run.latenciesMs, run.ok),
+      cpuUsPerMsg: sent > 0 ? (cpu.user + cpu.system) / sent : undefined,
       deadlineHit: run.deadlineHit,
     };
   } finally {

@@ -10,7 +10,7 @@
  *   +----------+---------+--------------+--------------+--------------+
  *   length = 4 + H + B (it does not count itself)
  *
- * serType 0 = JSON header, 1 = ROCKETMQ binary header (see encodeBinaryHeader).
+ * serType 0 = JSON header, 1 = ROCKETMQ binary header (see writeBinaryHeader).
  * Decoding accepts both; replies are written in the request's type (ali-ons only sends, and can only read, JSON).
  */
 
@@ -157,10 +157,6 @@ export function encodeJsonHeaderText(cmd: RemotingCommand): string {
   return `${s},"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
 }
 
-export function encodeJsonHeader(cmd: RemotingCommand): Buffer {
-  return Buffer.from(encodeJsonHeaderText(cmd), 'utf8');
-}
-
 /** Bytes of `s` as UTF-8 written at `pos`; ASCII (every header name, most values) without a native call. */
 function writeUtf8(buf: Buffer, s: string, pos: number): number {
   const n = s.length;
@@ -177,13 +173,9 @@ function writeUtf8(buf: Buffer, s: string, pos: number): number {
  * ROCKETMQ binary header (RocketMQSerializable):
  *   code int16 | language int8 | version int16 | opaque int32 | flag int32
  *   | remarkLen int32 + utf8 | extLen int32 + { keyLen int16, key, valLen int32, val }*
+ * written after `reserve` free leading bytes (room for the frame prefix).
  */
-export function encodeBinaryHeader(cmd: RemotingCommand): Buffer {
-  return writeBinaryHeader(cmd, 0);
-}
-
-/** The binary header after `reserve` free leading bytes (room for the frame prefix). */
-function writeBinaryHeader(cmd: RemotingCommand, reserve: number): Buffer {
+export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0): Buffer {
   const ext = cmd.extFields ?? {};
   // UTF-8 takes at most 3 bytes per UTF-16 unit: size for the worst case, return the used part.
   let bound = reserve + 21 + 3 * (cmd.remark?.length ?? 0);

@@ -274,20 +274,6 @@ export class CommitLog {
     return this.fs.read(seg.fd, target, targetPos, size, offset - seg.start) === size;
   }
 
-  /** Reads up to `maxBytes` from `offset`, stopping at the end of the file and of the data. */
-  readAhead(offset: number, minBytes: number, maxBytes: number): Buffer | null {
-    if (offset < this.getMinOffset() || offset >= this.writeOffset) return null;
-    const seg = this.segmentFor(offset);
-    if (!seg) return null;
-    const limit = Math.min(seg.start + this.segmentBytes, this.writeOffset);
-    const len = Math.min(Math.max(minBytes, maxBytes), limit - offset);
-    if (len < minBytes) return null;
-    if (offset + len > this.writtenOffset) this.writePending();
-    const buf = Buffer.allocUnsafe(len);
-    const n = this.fs.read(seg.fd, buf, 0, len, offset - seg.start);
-    return n === len ? buf : null;
-  }
-
   /**
    * Recovery scan from `fromOffset` (a record boundary) across the following files, checking every
    * record's magic, size and (optionally) body CRC. Returns the end of the last valid record; the

@@ -66,10 +66,6 @@ export class AutoBatcher<M extends BatchableMessage, R> {
     for (const key of [...this.open.keys()]) this.flush(key);
   }
 
-  get openBatches(): number {
-    return this.open.size;
-  }
-
   private schedule(key: string): () => void {
     if (this.maxDelayMs === 0) {
       const immediate = setImmediate(() => this.flush(key));
