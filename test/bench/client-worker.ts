@@ -1,7 +1,8 @@
 /**
  * One client scenario in its own process, so clients never share a CPU with each other.
  *
- *   node --import tsx test/bench/client-worker.ts '<WorkerConfig json>'
+ *   node test/bench/dist/client-worker.cjs '<WorkerConfig json>'   (client-bench.ts builds it with esbuild)
+ *   node --import tsx test/bench/client-worker.ts '<WorkerConfig json>'   (the same from source)
  *
  * stdout: one line `{"event":"result","result":{...}}` then exit 0, or `{"event":"error","error":"..."}`
  * and exit 1. A watchdog exits with code 3 if the scenario overruns its bound (a client that hangs).
