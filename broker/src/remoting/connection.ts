@@ -225,7 +225,6 @@ export class Connection implements Channel {
       this.onMalformed(err);
       return;
     }
-    let requests = 0;
     for (const frame of frames) {
       let cmd: RemotingCommand;
       try {
@@ -237,7 +236,6 @@ export class Connection implements Channel {
       this.stats.framesRead++;
       if (isResponse(cmd)) this.settle(cmd);
       else if (this.onRequest) {
-        requests++;
         try {
           this.onRequest(cmd, this);
         } catch (err) {
@@ -248,9 +246,6 @@ export class Connection implements Channel {
       }
       if (this.closedFlag) return;
     }
-    // Book this turn's write now: it then runs right after work the handlers queued for the end of the
-    // turn (the store's group write), so their replies leave in this turn, not after the next poll.
-    if (requests > 0) this.scheduleFlush();
   }
 
   private onMalformed(err: unknown): void {
@@ -303,13 +298,10 @@ export class Connection implements Channel {
       this.writeQueueHasLarge = true;
     }
     this.lastActiveAt = Date.now();
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBound);
+    }
   }
 
   private flush(): void {

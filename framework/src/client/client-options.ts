@@ -68,7 +68,7 @@ export const PRODUCER_DEFAULTS = {
   retryAnotherBrokerWhenNotStoreOK: false,
   /** How long a broker that just failed is avoided when another one can take the send. */
   brokerIsolationMs: 30_000,
-  /** autoBatch: 0 = a batch holds what one callback and its promise jobs send (Java waits 10 ms). */
+  /** autoBatch: 0 = a batch holds what one event-loop turn sends (Java waits 10 ms). */
   batchMaxDelayMs: 0,
   batchMaxBytes: 32 * 1024,
 } as const;

@@ -2,8 +2,9 @@
  * RocketMQ 5's `autoBatch` for `sendAsync`: concurrent async sends to one topic are coalesced into
  * SEND_BATCH_MESSAGE requests, and each caller still gets its own SendResult (its UNIQ_KEY, its offset
  * msgId, base queue offset + index). With `batchMaxDelayMs` 0 (our default; Java waits 10 ms) a batch
- * holds what one callback and its promise jobs send (e.g. all the sends a burst of replies triggers):
- * those requests would have shared one socket write anyway, so no latency is added. A batch fails or succeeds as a whole, retried like any async send.
+ * holds what one event-loop turn sends: those requests would have shared one socket write anyway, so
+ * no latency is added. (Closing it after each callback instead, with nextTick, measured 5-10% slower:
+ * replies that arrive in several reads of one turn then make several smaller batches.) A batch fails or succeeds as a whole, retried like any async send.
  */
 /** Rough per-message bytes beside the body in a batch entry (header fields + properties). */
 const ENTRY_OVERHEAD_BYTES = 128;
@@ -68,15 +69,8 @@ export class AutoBatcher<M extends BatchableMessage, R> {
 
   private schedule(key: string): () => void {
     if (this.maxDelayMs === 0) {
-      // After this callback and every promise job it started: the batch holds all the sends this
-      // piece of work made, and its request still joins this turn's socket write.
-      let cancelled = false;
-      process.nextTick(() => {
-        if (!cancelled) this.flush(key);
-      });
-      return () => {
-        cancelled = true;
-      };
+      const immediate = setImmediate(() => this.flush(key));
+      return () => clearImmediate(immediate);
     }
     const timer = setTimeout(() => this.flush(key), this.maxDelayMs);
     return () => clearTimeout(timer);

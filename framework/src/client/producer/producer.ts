@@ -69,7 +69,7 @@ export interface ProducerOptions extends ClientOptions {
    * whole. Default false.
    */
   autoBatch?: boolean;
-  /** How long an open batch waits for more messages; 0 = what one callback and its promise jobs send (no added latency). Default 0. */
+  /** How long an open batch waits for more messages; 0 = what one event-loop turn sends (no added latency). Default 0. */
   batchMaxDelayMs?: number;
   /** An open batch is sent once it holds this many bytes. Default 32 KiB (RocketMQ 5's default). */
   batchMaxBytes?: number;
