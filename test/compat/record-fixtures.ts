@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { requestCodeName, RequestCode, responseCodeName } from '@rocketry/broker/protocol';
+import { requestCodeName, RequestCode, ResponseCode, responseCodeName } from '@rocketry/broker/protocol';
 import { REPO_ROOT } from '../helpers/env';
 import { startApacheBroker, startRocketryBroker, type BrokerKind, type BrokerUnderTest } from './brokers';
 import { javaClient } from './clients/java-client';
@@ -124,11 +124,12 @@ function jsonKeys(body: Buffer | undefined): string[] {
 
 /**
  * Reply codes that show up on either broker depending on timing only (a consumer list asked for while
- * the last consumer leaves; a pull racing the heartbeat that carries a new subVersion).
+ * the last consumer leaves; a pull racing the heartbeat that registers the group (24, both brokers
+ * answer so when the group is unknown) or carries a new subVersion (25)).
  */
 const TIMING_CODES: Record<number, number[]> = {
-  [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: [1],
-  [RequestCode.PULL_MESSAGE]: [25],
+  [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: [ResponseCode.SYSTEM_ERROR],
+  [RequestCode.PULL_MESSAGE]: [ResponseCode.SUBSCRIPTION_NOT_EXIST, ResponseCode.SUBSCRIPTION_NOT_LATEST],
 };
 
 /**

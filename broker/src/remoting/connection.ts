@@ -292,12 +292,16 @@ export class Connection implements Channel {
     this.writeQueue.push(frame);
     this.writeQueueBytes += frame.length;
     this.writeQueueFrames++;
+    this.lastActiveAt = Date.now();
     if (largeBody) {
       this.writeQueue.push(largeBody);
       this.writeQueueBytes += largeBody.length;
       this.writeQueueHasLarge = true;
+      // A large frame goes now (with what is queued before it): the peer starts on it while this side
+      // still prepares the next one, instead of both sides taking turns with a whole turn's frames.
+      this.flush();
+      return;
     }
-    this.lastActiveAt = Date.now();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushBound);
