@@ -209,31 +209,38 @@ export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0): Buffer {
 }
 
 /**
- * Encodes a frame as `[head, body]` without copying the body: head = length field, serialize-type
- * word and header. Large bodies (pull replies) then go to the socket as their own chunk.
+ * Encodes a frame as `[head, body]`: head = length field, serialize-type word, header and (when
+ * shorter than `separateBodyFromBytes`) the body itself; a body at least that long is returned apart,
+ * uncopied, so large ones (pull replies, batches) go to the socket as their own chunk.
  */
-export function encodeCommandParts(cmd: RemotingCommand, serializeType: SerializeTypeValue = SerializeType.JSON): [Buffer, Buffer | undefined] {
+export function encodeCommandParts(
+  cmd: RemotingCommand,
+  serializeType: SerializeTypeValue = SerializeType.JSON,
+  separateBodyFromBytes = Number.POSITIVE_INFINITY,
+): [Buffer, Buffer | undefined] {
   const body = cmd.body && cmd.body.length > 0 ? cmd.body : undefined;
+  const inlineBytes = body && body.length < separateBodyFromBytes ? body.length : 0;
   let head: Buffer;
   let headerLen: number;
   if (serializeType === SerializeType.ROCKETMQ) {
-    head = writeBinaryHeader(cmd, FRAME_PREFIX_BYTES);
-    headerLen = head.length - FRAME_PREFIX_BYTES;
+    const header = writeBinaryHeader(cmd, FRAME_PREFIX_BYTES);
+    headerLen = header.length - FRAME_PREFIX_BYTES;
+    head = inlineBytes > 0 ? Buffer.concat([header, body!], header.length + inlineBytes) : header;
   } else {
     const text = encodeJsonHeaderText(cmd);
     headerLen = Buffer.byteLength(text, 'utf8');
-    head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + headerLen);
+    head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + headerLen + inlineBytes);
     head.write(text, FRAME_PREFIX_BYTES, 'utf8');
+    if (inlineBytes > 0) body!.copy(head, FRAME_PREFIX_BYTES + headerLen);
   }
   head.writeInt32BE(HEADER_LENGTH_FIELD_BYTES + headerLen + (body?.length ?? 0), 0);
   head.writeUInt32BE(((serializeType & 0xff) << 24) | (headerLen & 0x00ffffff), LENGTH_FIELD_BYTES);
-  return [head, body];
+  return [head, inlineBytes > 0 ? undefined : body];
 }
 
 /** Encodes a whole frame, including the leading length field, as one buffer. */
 export function encodeCommand(cmd: RemotingCommand, serializeType: SerializeTypeValue = SerializeType.JSON): Buffer {
-  const [head, body] = encodeCommandParts(cmd, serializeType);
-  return body ? Buffer.concat([head, body], head.length + body.length) : head;
+  return encodeCommandParts(cmd, serializeType)[0];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,10 +79,7 @@ export function normaliseHost(host: string | undefined): string {
 
 /** A frame as one buffer, or as its head plus a large body that is never copied before the socket. */
 function encodeFrame(cmd: RemotingCommand, serializeType: SerializeTypeValue): [Buffer, Buffer | undefined] {
-  const [head, body] = encodeCommandParts(cmd, cmd.serializeType ?? serializeType);
-  if (!body) return [head, undefined];
-  if (body.length >= SEPARATE_CHUNK_MIN_BYTES) return [head, body];
-  return [Buffer.concat([head, body], head.length + body.length), undefined];
+  return encodeCommandParts(cmd, cmd.serializeType ?? serializeType, SEPARATE_CHUNK_MIN_BYTES);
 }
 
 export class Connection implements Channel {
@@ -109,8 +106,6 @@ export class Connection implements Channel {
   private writeQueue: Buffer[] = [];
   private writeQueueBytes = 0;
   private writeQueueFrames = 0;
-  /** Some queued chunk is a separate large body (flush must not concatenate it). */
-  private writeQueueHasLarge = false;
   private flushScheduled = false;
   private readonly closeListeners: ChannelListener[] = [];
   private readonly flushBound = () => this.flush();
@@ -294,12 +289,11 @@ export class Connection implements Channel {
     this.writeQueueFrames++;
     this.lastActiveAt = Date.now();
     if (largeBody) {
-      this.writeQueue.push(largeBody);
-      this.writeQueueBytes += largeBody.length;
-      this.writeQueueHasLarge = true;
-      // A large frame goes now (with what is queued before it): the peer starts on it while this side
-      // still prepares the next one, instead of both sides taking turns with a whole turn's frames.
-      this.flush();
+      // A large frame goes now, with what is queued before it, in one writev and uncopied: the peer
+      // starts on it while this side still prepares the next one, instead of both sides taking turns.
+      this.socket.cork();
+      if (this.flush()) this.writeChunk(largeBody);
+      this.socket.uncork();
       return;
     }
     if (!this.flushScheduled) {
@@ -308,55 +302,35 @@ export class Connection implements Channel {
     }
   }
 
-  private flush(): void {
+  /** Writes the queued frames (one socket write); false when the socket can no longer be written. */
+  private flush(): boolean {
     this.flushScheduled = false;
     const chunks = this.writeQueue;
-    if (chunks.length === 0) return;
+    if (this.socket.destroyed || !this.socket.writable) {
+      this.writeQueue = [];
+      this.writeQueueBytes = 0;
+      this.writeQueueFrames = 0;
+      return false;
+    }
+    if (chunks.length === 0) return true;
     const bytes = this.writeQueueBytes;
-    const frameCount = this.writeQueueFrames;
-    const hasLarge = this.writeQueueHasLarge;
+    this.stats.framesWritten += this.writeQueueFrames;
+    this.stats.socketWrites++;
     this.writeQueue = [];
     this.writeQueueBytes = 0;
     this.writeQueueFrames = 0;
-    this.writeQueueHasLarge = false;
-    if (this.socket.destroyed || !this.socket.writable) return;
-    this.stats.framesWritten += frameCount;
-    this.stats.socketWrites++;
-    let flushed: boolean;
-    if (chunks.length === 1) {
-      flushed = this.socket.write(chunks[0]!);
-    } else if (bytes <= CONCAT_LIMIT_BYTES && !hasLarge) {
-      flushed = this.socket.write(Buffer.concat(chunks, bytes));
-    } else {
-      // One writev: small chunks are joined in runs, large ones go as they are.
+    if (chunks.length === 1 || bytes > CONCAT_LIMIT_BYTES) {
       this.socket.cork();
-      flushed = true;
-      let runStart = 0;
-      let runBytes = 0;
-      const writeRun = (end: number) => {
-        if (end - runStart === 1) flushed = this.socket.write(chunks[runStart]!) && flushed;
-        else if (end > runStart) flushed = this.socket.write(Buffer.concat(chunks.slice(runStart, end), runBytes)) && flushed;
-      };
-      for (let i = 0; i < chunks.length; i++) {
-        const c = chunks[i]!;
-        if (c.length < SEPARATE_CHUNK_MIN_BYTES && runBytes < CONCAT_LIMIT_BYTES) {
-          runBytes += c.length;
-          continue;
-        }
-        writeRun(i);
-        if (c.length >= SEPARATE_CHUNK_MIN_BYTES) {
-          flushed = this.socket.write(c) && flushed;
-          runStart = i + 1;
-          runBytes = 0;
-        } else {
-          runStart = i;
-          runBytes = c.length;
-        }
-      }
-      writeRun(chunks.length);
+      for (const c of chunks) this.writeChunk(c);
       this.socket.uncork();
+    } else {
+      this.writeChunk(Buffer.concat(chunks, bytes));
     }
-    if (!flushed && this.pauseOnBackpressure) this.socket.pause();
+    return true;
+  }
+
+  private writeChunk(chunk: Buffer): void {
+    if (!this.socket.write(chunk) && this.pauseOnBackpressure) this.socket.pause();
   }
 
   /** Marks closed, rejects pending requests and runs the close listeners, exactly once. */
@@ -368,7 +342,6 @@ export class Connection implements Channel {
     this.writeQueue = [];
     this.writeQueueBytes = 0;
     this.writeQueueFrames = 0;
-    this.writeQueueHasLarge = false;
     if (this.pending.size > 0) {
       const entries = [...this.pending.values()];
       this.pending.clear();

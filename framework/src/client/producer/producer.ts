@@ -112,6 +112,14 @@ export interface BatchSendResult extends SendResult {
   offsetMsgIds: string[];
 }
 
+/** One auto-batched sendAsync: the message and the body `validate` returned for it. */
+interface BatchEntry {
+  topic: string;
+  waitStoreMsgOK?: boolean;
+  msg: Message;
+  body: Buffer;
+}
+
 /** Each message's share of a batch result: its UNIQ_KEY and offset msgId, base queue offset + index. */
 function splitBatchResult(r: BatchSendResult): SendResult[] {
   return r.msgIds.map((msgId, i) => {
@@ -219,7 +227,7 @@ export class Producer implements ProducerHandle {
   private readonly brokerUnavailableUntil = new Map<string, number>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
-  private readonly autoBatcher: AutoBatcher<Message, SendResult> | undefined;
+  private readonly autoBatcher: AutoBatcher<BatchEntry, SendResult> | undefined;
 
   constructor(options: ProducerOptions) {
     if (!options || typeof options.group !== 'string' || options.group.length === 0) throw new TypeError('Producer: group is required');
@@ -245,10 +253,11 @@ export class Producer implements ProducerHandle {
     if (options.autoBatch) {
       const maxDelayMs = positiveInt('batchMaxDelayMs', options.batchMaxDelayMs, PRODUCER_DEFAULTS.batchMaxDelayMs, 0);
       const maxBytes = positiveInt('batchMaxBytes', options.batchMaxBytes, PRODUCER_DEFAULTS.batchMaxBytes);
-      this.autoBatcher = new AutoBatcher<Message, SendResult>(
+      this.autoBatcher = new AutoBatcher<BatchEntry, SendResult>(
         {
-          sendSingle: (msg) => this.sendOne(msg, {}, 'async'),
-          sendBatch: async (msgs) => splitBatchResult(await this.sendBatchImpl(msgs, {}, 'async')),
+          sendSingle: (e) => this.sendOne(e.msg, {}, 'async'),
+          sendBatch: async (entries) =>
+            splitBatchResult(await this.sendBatchImpl(entries.map((e) => e.msg), {}, 'async', entries.map((e) => e.body))),
         },
         maxBytes,
         maxDelayMs,
@@ -348,8 +357,10 @@ export class Producer implements ProducerHandle {
   sendAsync(msg: Message, callback: SendCallback & SendOptions): void;
   sendAsync(msg: Message, options?: SendOptions): Promise<SendResult>;
   sendAsync(msg: Message, options: (SendOptions & Partial<SendCallback>) | undefined = {}): Promise<SendResult> | void {
-    const batchable = this.autoBatcher && this.batchableBodyBytes(msg, options);
-    const promise = this.track(batchable ? this.autoBatcher!.add(msg, batchable) : this.sendOne(msg, options, 'async'));
+    const body = this.autoBatcher && this.batchableBody(msg, options);
+    const promise = this.track(
+      body ? this.autoBatcher!.add({ topic: msg.topic, waitStoreMsgOK: msg.waitStoreMsgOK, msg, body }, body.length) : this.sendOne(msg, options, 'async'),
+    );
     if (!options.onSuccess && !options.onException) return promise;
     const { onSuccess, onException } = options;
     promise.then(
@@ -475,14 +486,14 @@ export class Producer implements ProducerHandle {
     return prepared;
   }
 
-  private prepareBatch(msgs: readonly Message[]): PreparedSend {
+  private prepareBatch(msgs: readonly Message[], validatedBodies?: readonly Buffer[]): PreparedSend {
     if (!Array.isArray(msgs) || msgs.length === 0) throw new MQClientError('ILLEGAL_ARGUMENT', 'a batch needs at least one message');
     const topic = msgs[0]!.topic;
     const wait = msgs[0]!.waitStoreMsgOK;
     const entries: Array<{ flag: number; body: Buffer; properties: Record<string, string> }> = [];
     const uniqKeys: string[] = [];
-    for (const msg of msgs) {
-      const body = this.validate(msg);
+    for (const [i, msg] of msgs.entries()) {
+      const body = validatedBodies?.[i] ?? this.validate(msg);
       if (msg.topic !== topic) throw new MQClientError('ILLEGAL_ARGUMENT', `all messages of a batch need the same topic (${topic} vs ${msg.topic})`);
       if (msg.delayLevel !== undefined && msg.delayLevel > 0) throw new MQClientError('ILLEGAL_ARGUMENT', 'delayLevel is not supported for batching');
       if (isRetryTopic(msg.topic)) throw new MQClientError('ILLEGAL_ARGUMENT', 'retry group topics are not supported for batching');
@@ -626,26 +637,32 @@ export class Producer implements ProducerHandle {
     return this.sendPrepared(prepared, msg, options, mode, retries, begin);
   }
 
-  /** Body bytes when `msg` may join an auto batch, else 0 (invalid messages take the normal path and fail there). */
-  private batchableBodyBytes(msg: Message, options: SendOptions): number {
-    if (this.state !== 'RUNNING' || options.selector || options.messageQueue || options.timeoutMs !== undefined) return 0;
+  /** The validated body when `msg` may join an auto batch (invalid messages take the normal path and fail there). */
+  private batchableBody(msg: Message, options: SendOptions): Buffer | undefined {
+    if (this.state !== 'RUNNING' || options.selector || options.messageQueue || options.timeoutMs !== undefined) return undefined;
     let body: Buffer;
     try {
       body = this.validate(msg);
     } catch {
-      return 0;
+      return undefined;
     }
-    if (body.length >= this.compressMsgBodyOverHowmuch || (msg.delayLevel ?? 0) > 0 || isRetryTopic(msg.topic)) return 0;
-    if (msg.properties?.[MessageConst.TRAN_MSG] === 'true') return 0;
-    return body.length;
+    if (body.length >= this.compressMsgBodyOverHowmuch || (msg.delayLevel ?? 0) > 0 || isRetryTopic(msg.topic)) return undefined;
+    if (msg.properties?.[MessageConst.TRAN_MSG] === 'true') return undefined;
+    return body;
   }
 
-  private async sendBatchImpl(msgs: readonly Message[], options: SendOptions, mode: 'sync' | 'async' = 'sync'): Promise<BatchSendResult> {
+  /** `validatedBodies`: the bodies `validate` already returned for `msgs` (auto batches), so it is not run twice. */
+  private async sendBatchImpl(
+    msgs: readonly Message[],
+    options: SendOptions,
+    mode: 'sync' | 'async' = 'sync',
+    validatedBodies?: readonly Buffer[],
+  ): Promise<BatchSendResult> {
     const begin = Date.now();
     let prepared: PreparedSend;
     try {
       this.ensureRunning();
-      prepared = this.prepareBatch(msgs);
+      prepared = this.prepareBatch(msgs, validatedBodies);
     } catch (err) {
       this.emitFailure(msgs?.[0]?.topic ?? '', err, 0, begin, mode);
       throw err;
