@@ -73,28 +73,33 @@ export function decodeBatchBody(buf: Buffer, opts?: DecodeBatchOptions): BatchEn
   return out;
 }
 
-/** Encodes a batch body (Java `MessageDecoder.encodeMessages`); one allocation. */
+/** Encodes a batch body (Java `MessageDecoder.encodeMessages`); one allocation, properties written in place. */
 export function encodeBatchBody(entries: ReadonlyArray<Pick<BatchEntry, 'flag' | 'body' | 'properties'>>): Buffer {
-  const props: Buffer[] = [];
+  const texts: string[] = new Array<string>(entries.length);
+  const textBytes: number[] = new Array<number>(entries.length);
   let total = 0;
-  for (const e of entries) {
-    const pb = Buffer.from(encodeProperties(e.properties), 'utf8');
-    if (pb.length > MAX_PROPERTIES_BYTES) throw new BatchBodyError(`properties are ${pb.length} bytes, limit ${MAX_PROPERTIES_BYTES}`);
-    props.push(pb);
-    total += BATCH_ENTRY_FIXED_BYTES + e.body.length + pb.length;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const text = encodeProperties(e.properties);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_PROPERTIES_BYTES) throw new BatchBodyError(`properties are ${bytes} bytes, limit ${MAX_PROPERTIES_BYTES}`);
+    texts[i] = text;
+    textBytes[i] = bytes;
+    total += BATCH_ENTRY_FIXED_BYTES + e.body.length + bytes;
   }
   const buf = Buffer.allocUnsafe(total);
   let p = 0;
-  entries.forEach((e, i) => {
-    const pb = props[i]!;
-    p = buf.writeInt32BE(BATCH_ENTRY_FIXED_BYTES + e.body.length + pb.length, p);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const bytes = textBytes[i]!;
+    p = buf.writeInt32BE(BATCH_ENTRY_FIXED_BYTES + e.body.length + bytes, p);
     p = buf.writeInt32BE(0, p);
     p = buf.writeInt32BE(0, p);
     p = buf.writeInt32BE(e.flag | 0, p);
     p = buf.writeInt32BE(e.body.length, p);
     p += e.body.copy(buf, p);
-    p = buf.writeInt16BE(pb.length, p);
-    p += pb.copy(buf, p);
-  });
+    p = buf.writeInt16BE(bytes, p);
+    p += buf.write(texts[i]!, p, bytes, 'utf8');
+  }
   return buf;
 }

@@ -12,7 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { HostAddress } from './message-record';
-import { bytesToHost, hostToBytes, readInt64, writeInt64 } from './message-record';
+import { bytesToHost, hostToBytes, readInt64 } from './message-record';
 import { ProtocolError } from './protocol-error';
 
 export const OFFSET_MSG_ID_HEX_V4 = 32;
@@ -25,14 +25,29 @@ export class MessageIdError extends ProtocolError {
   }
 }
 
-/** Offset message id of a stored record: storeHost + physical offset. */
+/** `HEX_BYTE[b]`: the byte as two uppercase hex digits. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+let lastIdHost = '';
+let lastIdPort = -1;
+let lastIdPrefix = '';
+
+function hexInt32(v: number): string {
+  return HEX_BYTE[(v >>> 24) & 0xff]! + HEX_BYTE[(v >>> 16) & 0xff]! + HEX_BYTE[(v >>> 8) & 0xff]! + HEX_BYTE[v & 0xff]!;
+}
+
+/** Offset message id of a stored record: storeHost + physical offset (one per stored message: kept cheap). */
 export function createOffsetMessageId(storeHost: HostAddress, physicalOffset: number): string {
-  const ip = hostToBytes(storeHost.host);
-  const buf = Buffer.allocUnsafe(ip.length + 12);
-  ip.copy(buf, 0);
-  buf.writeInt32BE(storeHost.port | 0, ip.length);
-  writeInt64(buf, physicalOffset, ip.length + 4);
-  return buf.toString('hex').toUpperCase();
+  if (storeHost.host !== lastIdHost || storeHost.port !== lastIdPort) {
+    const ip = hostToBytes(storeHost.host);
+    const prefix = Buffer.allocUnsafe(ip.length + 4);
+    ip.copy(prefix, 0);
+    prefix.writeInt32BE(storeHost.port | 0, ip.length);
+    lastIdPrefix = prefix.toString('hex').toUpperCase();
+    lastIdHost = storeHost.host;
+    lastIdPort = storeHost.port;
+  }
+  const hi = Math.floor(physicalOffset / 0x1_0000_0000);
+  return lastIdPrefix + hexInt32(hi | 0) + hexInt32((physicalOffset - hi * 0x1_0000_0000) >>> 0);
 }
 
 export interface OffsetMessageId {
@@ -83,7 +98,6 @@ export interface UniqueIdGeneratorOptions {
  */
 export class UniqueIdGenerator {
   private readonly prefixHex: string;
-  private readonly buf = Buffer.allocUnsafe(6);
   private counter: number;
   private startTime = 0;
   private nextStartTime = 0;
@@ -107,10 +121,9 @@ export class UniqueIdGenerator {
       this.startTime = m.start;
       this.nextStartTime = m.next;
     }
-    this.buf.writeInt32BE((current - this.startTime) | 0, 0);
-    this.buf.writeUInt16BE(this.counter, 4);
-    this.counter = (this.counter + 1) & 0xffff;
-    return this.prefixHex + this.buf.toString('hex').toUpperCase();
+    const counter = this.counter;
+    this.counter = (counter + 1) & 0xffff;
+    return this.prefixHex + hexInt32((current - this.startTime) | 0) + HEX_BYTE[counter >>> 8]! + HEX_BYTE[counter & 0xff]!;
   }
 }
 

@@ -129,12 +129,19 @@ export function storeHostPosition(sysFlag: number): number {
 
 const TWO_32 = 0x1_0000_0000;
 
+/** Big-endian int32 by plain byte stores: the record writers' hot path (no range checks; callers pass int32s). */
+function putInt32(buf: Buffer, value: number, pos: number): number {
+  buf[pos] = value >>> 24;
+  buf[pos + 1] = value >>> 16;
+  buf[pos + 2] = value >>> 8;
+  buf[pos + 3] = value;
+  return pos + 4;
+}
+
 export function writeInt64(buf: Buffer, value: number, pos: number): number {
   const hi = Math.floor(value / TWO_32);
-  const lo = value - hi * TWO_32;
-  buf.writeInt32BE(hi | 0, pos);
-  buf.writeUInt32BE(lo >>> 0, pos + 4);
-  return pos + 8;
+  putInt32(buf, hi | 0, pos);
+  return putInt32(buf, (value - hi * TWO_32) >>> 0, pos + 4);
 }
 
 export function readInt64(buf: Buffer, pos: number): number {
@@ -159,9 +166,6 @@ export function encodeProperties(properties: Record<string, string | undefined |
   return out;
 }
 
-/** Lone UTF-16 surrogates: they become U+FFFD in UTF-8, so the stored text would differ from the map. */
-const LONE_SURROGATE_RE = /[\ud800-\udfff]/u;
-
 /**
  * Why `properties` cannot be stored as given, or undefined. A name holding a separator, or a value
  * holding `\u0002`, would decode from the record as different properties (e.g. inject a TAGS the
@@ -174,7 +178,8 @@ export function propertiesProblem(properties: Record<string, string | undefined 
     if (value === undefined || value === null) continue;
     if (key.includes(NAME_VALUE_SEPARATOR) || key.includes(PROPERTY_SEPARATOR)) return `property name ${JSON.stringify(key)} contains a separator character (\\u0001 or \\u0002)`;
     if (value.includes(PROPERTY_SEPARATOR)) return `property ${key} contains the separator character \\u0002`;
-    if (LONE_SURROGATE_RE.test(key) || LONE_SURROGATE_RE.test(value)) return `property ${key} is not well-formed UTF-16 (lone surrogate)`;
+    // Lone UTF-16 surrogates become U+FFFD in UTF-8: the stored text would differ from the map.
+    if (!key.isWellFormed() || !value.isWellFormed()) return `property ${key} is not well-formed UTF-16 (lone surrogate)`;
   }
   return undefined;
 }
@@ -368,8 +373,22 @@ export interface PreparedRecord {
   bornIp: Buffer;
   storeIp: Buffer;
   topic: Buffer;
-  properties: Buffer;
+  /** Encoded properties, written in place (no intermediate buffer). */
+  propertiesText: string;
+  propertiesBytes: number;
   input: MessageRecordInput;
+}
+
+/** Consecutive records mostly share a topic: its bytes are encoded once. */
+let lastTopicText = '';
+let lastTopicBytes = Buffer.alloc(0);
+
+function topicBytes(topic: string): Buffer {
+  if (topic !== lastTopicText) {
+    lastTopicBytes = Buffer.from(topic, 'utf8');
+    lastTopicText = topic;
+  }
+  return lastTopicBytes;
 }
 
 /**
@@ -377,11 +396,11 @@ export interface PreparedRecord {
  * 32767 bytes or properties over 32767 bytes, HostAddressError for an unparseable host.
  */
 export function prepareMessageRecord(input: MessageRecordInput): PreparedRecord {
-  const topic = Buffer.from(input.topic, 'utf8');
-  const propsText = typeof input.properties === 'string' ? input.properties : encodeProperties(input.properties);
-  const properties = Buffer.from(propsText, 'utf8');
-  if (properties.length > MAX_PROPERTIES_BYTES) {
-    throw new MessageRecordError(`properties are ${properties.length} bytes, limit ${MAX_PROPERTIES_BYTES}`, 'too-large');
+  const topic = topicBytes(input.topic);
+  const propertiesText = typeof input.properties === 'string' ? input.properties : encodeProperties(input.properties);
+  const propertiesBytes = Buffer.byteLength(propertiesText, 'utf8');
+  if (propertiesBytes > MAX_PROPERTIES_BYTES) {
+    throw new MessageRecordError(`properties are ${propertiesBytes} bytes, limit ${MAX_PROPERTIES_BYTES}`, 'too-large');
   }
   if (topic.length > 32767) throw new MessageRecordError(`topic is ${topic.length} bytes, limit 32767`, 'too-large');
   const bornIp = hostToBytes(input.bornHost.host);
@@ -401,37 +420,37 @@ export function prepareMessageRecord(input: MessageRecordInput): PreparedRecord 
     input.body.length +
     (v2 ? 2 : 1) +
     topic.length +
-    properties.length;
-  return { totalSize, magic: v2 ? MESSAGE_MAGIC_CODE_V2 : MESSAGE_MAGIC_CODE_V1, sysFlag, bornIp, storeIp, topic, properties, input };
+    propertiesBytes;
+  return { totalSize, magic: v2 ? MESSAGE_MAGIC_CODE_V2 : MESSAGE_MAGIC_CODE_V1, sysFlag, bornIp, storeIp, topic, propertiesText, propertiesBytes, input };
 }
 
 /** Writes a prepared record into `target` at `pos` (must have totalSize bytes free); returns the end position. */
 export function writePreparedRecord(prep: PreparedRecord, target: Buffer, pos: number): number {
   const m = prep.input;
   const start = pos;
-  let p = target.writeInt32BE(prep.totalSize, pos);
-  p = target.writeUInt32BE(prep.magic, p);
-  p = target.writeInt32BE((m.bodyCrc ?? computeBodyCrc(m.body)) | 0, p);
-  p = target.writeInt32BE(m.queueId | 0, p);
-  p = target.writeInt32BE(m.flag | 0, p);
+  let p = putInt32(target, prep.totalSize, pos);
+  p = putInt32(target, prep.magic, p);
+  p = putInt32(target, (m.bodyCrc ?? computeBodyCrc(m.body)) | 0, p);
+  p = putInt32(target, m.queueId | 0, p);
+  p = putInt32(target, m.flag | 0, p);
   p = writeInt64(target, m.queueOffset, p);
   p = writeInt64(target, m.physicalOffset, p);
-  p = target.writeInt32BE(prep.sysFlag | 0, p);
+  p = putInt32(target, prep.sysFlag | 0, p);
   p = writeInt64(target, m.bornTimestamp, p);
   p += prep.bornIp.copy(target, p);
-  p = target.writeInt32BE(m.bornHost.port | 0, p);
+  p = putInt32(target, m.bornHost.port | 0, p);
   p = writeInt64(target, m.storeTimestamp, p);
   p += prep.storeIp.copy(target, p);
-  p = target.writeInt32BE(m.storeHost.port | 0, p);
-  p = target.writeInt32BE(m.reconsumeTimes | 0, p);
+  p = putInt32(target, m.storeHost.port | 0, p);
+  p = putInt32(target, m.reconsumeTimes | 0, p);
   p = writeInt64(target, m.preparedTransactionOffset, p);
-  p = target.writeInt32BE(m.body.length, p);
+  p = putInt32(target, m.body.length, p);
   p += m.body.copy(target, p);
   if (prep.magic === MESSAGE_MAGIC_CODE_V2) p = target.writeInt16BE(prep.topic.length, p);
   else p = target.writeUInt8(prep.topic.length, p);
   p += prep.topic.copy(target, p);
-  p = target.writeInt16BE(prep.properties.length, p);
-  p += prep.properties.copy(target, p);
+  p = target.writeInt16BE(prep.propertiesBytes, p);
+  p += target.write(prep.propertiesText, p, prep.propertiesBytes, 'utf8');
   if (p - start !== prep.totalSize) throw new Error(`record size mismatch: wrote ${p - start}, expected ${prep.totalSize}`);
   return p;
 }

@@ -173,9 +173,10 @@ function writeUtf8(buf: Buffer, s: string, pos: number): number {
  * ROCKETMQ binary header (RocketMQSerializable):
  *   code int16 | language int8 | version int16 | opaque int32 | flag int32
  *   | remarkLen int32 + utf8 | extLen int32 + { keyLen int16, key, valLen int32, val }*
- * written after `reserve` free leading bytes (room for the frame prefix).
+ * written after `reserve` free leading bytes (room for the frame prefix) and followed by `trailer`
+ * (a small body sent inline) when given.
  */
-export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0): Buffer {
+export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0, trailer?: Buffer): Buffer {
   const ext = cmd.extFields ?? {};
   // UTF-8 takes at most 3 bytes per UTF-16 unit: size for the worst case, return the used part.
   let bound = reserve + 21 + 3 * (cmd.remark?.length ?? 0);
@@ -183,7 +184,7 @@ export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0): Buffer {
     const v = ext[k];
     if (v !== undefined && v !== null) bound += 6 + 3 * (k.length + String(v).length);
   }
-  const buf = Buffer.allocUnsafe(bound);
+  const buf = Buffer.allocUnsafe(bound + (trailer?.length ?? 0));
   let p = buf.writeInt16BE(cmd.code, reserve);
   p = buf.writeUInt8(LanguageCode[cmd.language] ?? LanguageCode.OTHER!, p);
   p = buf.writeInt16BE(cmd.version, p);
@@ -205,6 +206,7 @@ export function writeBinaryHeader(cmd: RemotingCommand, reserve = 0): Buffer {
     p += 4 + vl;
   }
   buf.writeInt32BE(p - extLenAt - 4, extLenAt);
+  if (trailer) p += trailer.copy(buf, p);
   return buf.subarray(0, p);
 }
 
@@ -223,9 +225,8 @@ export function encodeCommandParts(
   let head: Buffer;
   let headerLen: number;
   if (serializeType === SerializeType.ROCKETMQ) {
-    const header = writeBinaryHeader(cmd, FRAME_PREFIX_BYTES);
-    headerLen = header.length - FRAME_PREFIX_BYTES;
-    head = inlineBytes > 0 ? Buffer.concat([header, body!], header.length + inlineBytes) : header;
+    head = writeBinaryHeader(cmd, FRAME_PREFIX_BYTES, inlineBytes > 0 ? body : undefined);
+    headerLen = head.length - FRAME_PREFIX_BYTES - inlineBytes;
   } else {
     const text = encodeJsonHeaderText(cmd);
     headerLen = Buffer.byteLength(text, 'utf8');

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { javaStringHashCode, tagsCode } from './tag-hash';
+import { continueJavaStringHash, javaStringHashCode, tagsCode } from './tag-hash';
 
 const require = createRequire(import.meta.url);
 
@@ -12,6 +12,12 @@ describe('javaStringHashCode', () => {
     expect(javaStringHashCode('TagA')).toBe(2598919);
     expect(javaStringHashCode('hello world')).toBe(1794106052);
     expect(javaStringHashCode('polygenelubricants')).toBe(-2147483648);
+  });
+
+  it('continues from a prefix hash exactly as hashing the concatenation (index keys topic#key)', () => {
+    for (const [a, b] of [['', 'x'], ['TopicA#', '7F000001ABCD'], ['polygenelubricants', 'é😀'], ['T'.repeat(200) + '#', 'k']] as const) {
+      expect(continueJavaStringHash(javaStringHashCode(a), b)).toBe(javaStringHashCode(a + b));
+    }
   });
 
   it('hashes UTF-16 code units (surrogate pairs count twice)', () => {

@@ -3,7 +3,12 @@
  * ConsumeQueue tagsCode (sign-extended to int64) and in SubscriptionData.codeSet.
  */
 export function javaStringHashCode(s: string): number {
-  let h = 0;
+  return continueJavaStringHash(0, s);
+}
+
+/** Hash of `prefix + s` from the prefix's hash: hash(a + b) === continueJavaStringHash(hash(a), b). */
+export function continueJavaStringHash(prefixHash: number, s: string): number {
+  let h = prefixHash;
   for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
   return h;
 }

@@ -107,6 +107,8 @@ const CHECKPOINT_FILE = 'checkpoint';
 const RECORD_HEAD_BYTES = 80;
 /** Bound on padding written for one recovery hole. */
 const MAX_RECOVERY_PAD_UNITS = 1_000_000;
+/** A queue's pending CQ entries are written in the turn they reach this many (4 KiB), else at the periodic flush. */
+const CQ_EAGER_WRITE_UNITS = Math.floor(4096 / CQ_UNIT_BYTES);
 const MAX_PROBLEMS_REPORTED = 50;
 
 export class StoreInUseError extends Error {
@@ -622,8 +624,7 @@ export class DefaultMessageStore implements MessageStore {
     this.turnWaiters = [];
     try {
       this.commitLog.writePending();
-      for (const q of this.dirtyQueues) q.writePending();
-      this.dirtyQueues.clear();
+      this.writeQueuesDue();
       this.stats.turnWrites++;
     } catch (err) {
       this.writableError = `commitlog write failed: ${(err as Error).message}`;
@@ -642,6 +643,19 @@ export class DefaultMessageStore implements MessageStore {
     const events = this.turnEvents;
     this.turnEvents = [];
     for (const e of events) this.emit(e);
+  }
+
+  /**
+   * ConsumeQueue entries are derived data: recovery rebuilds what a crash lost from the CommitLog
+   * (the checkpoint's logicsOffset only moves after a periodic flush), and every CQ read writes the
+   * pending entries it needs first. So a queue's entries reach the page cache once a block of them
+   * is ready, or at the periodic flush, instead of costing a write per queue per turn.
+   */
+  private writeQueuesDue(): void {
+    for (const q of this.dirtyQueues) {
+      if (q.pendingUnitCount >= CQ_EAGER_WRITE_UNITS) q.writePending();
+      if (q.pendingUnitCount === 0) this.dirtyQueues.delete(q);
+    }
   }
 
   private emit(e: DispatchEvent): void {

@@ -5,14 +5,24 @@ import { RealStoreFs } from './fs/store-fs';
 import { tempStoreDir, testMessage, testStoreConfig } from './store-test-helpers';
 import type { MessageStoreConfig, PutMessageResult } from './types';
 
-/** Real fs whose fdatasync can be held back and is counted per fd. */
+/** Real fs whose fdatasync can be held back; writes are counted (ConsumeQueue files apart). */
 class GatedFs extends RealStoreFs {
   gateOpen = true;
   syncCalls = 0;
   writeCalls = 0;
+  cqWriteCalls = 0;
+  private readonly cqFds = new Set<number>();
+
+  override open(p: string): number {
+    const fd = super.open(p);
+    if (p.includes('consumequeue')) this.cqFds.add(fd);
+    else this.cqFds.delete(fd);
+    return fd;
+  }
 
   override write(fd: number, bufs: readonly Buffer[], position: number): void {
     this.writeCalls++;
+    if (this.cqFds.has(fd)) this.cqWriteCalls++;
     super.write(fd, bufs, position);
   }
   private held: Array<() => void> = [];
@@ -114,12 +124,27 @@ describe('flush', () => {
     expect(s.stats.groupCommitSyncs).toBe(0);
   });
 
-  it('writes all appends of one turn with one CommitLog write (plus one per touched CQ file)', async () => {
-    const s = await open({ flushDiskType: 'ASYNC_FLUSH' });
+  it('writes all appends of one turn with one CommitLog write; CQ entries wait for a block, a read or the periodic flush', async () => {
+    const s = await open({ flushDiskType: 'ASYNC_FLUSH', mappedFileSizeConsumeQueueEntries: 1024 });
     await s.putMessage(testMessage('W', 0, 'warm-up')); // creates the commitlog file
-    for (let q = 0; q < 8; q++) await s.putMessage(testMessage('W', q, 'warm-up')); // and the CQ files
+    for (let q = 0; q < 8; q++) await s.putMessage(testMessage('W', q, 'warm-up'));
+    await s.flushLogics(); // and the CQ files
     const before = gated.writeCalls;
     await Promise.all(Array.from({ length: 100 }, (_, i) => s.putMessage(testMessage('W', i % 8, `m${i}`))));
-    expect(gated.writeCalls - before).toBe(1 + 8);
+    expect(gated.writeCalls - before).toBe(1);
+
+    // A reader gets the entries it needs written first (one write for that queue only)...
+    expect(s.getMessage('W', 3, 1, 32)).toMatchObject({ status: 'FOUND' });
+    expect(gated.writeCalls - before).toBe(2);
+    // ...and the periodic flush writes the rest (one write per queue still pending).
+    await s.flushLogics();
+    expect(gated.writeCalls - before).toBe(2 + 7 + 1);
+
+    // A queue with a block (4 KiB) of entries pending writes them in the same turn as the CommitLog.
+    const cqBefore = gated.cqWriteCalls;
+    await Promise.all(Array.from({ length: 150 }, (_, i) => s.putMessage(testMessage('W', 0, `a${i}`))));
+    expect(gated.cqWriteCalls - cqBefore).toBe(0);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => s.putMessage(testMessage('W', 1, `b${i}`))));
+    expect(gated.cqWriteCalls - cqBefore).toBe(1);
   });
 });

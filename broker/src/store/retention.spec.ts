@@ -21,6 +21,7 @@ describe('retention', () => {
     for (let i = 0; i < 40; i++) {
       expect((await s.putMessage(testMessage('RET', i % 2, `m${i}-${'y'.repeat(300)}`, { KEYS: `k${i}` }))).status).toBe('PUT_OK');
     }
+    await s.flushLogics(); // CQ and index files on disk, as hours of running would leave them
     const files = fs.readdirSync(path.join(env.dir, 'commitlog')).sort();
     // All but the newest file were last written 2 h ago.
     const old = new Date(now - 2 * HOUR_MS);

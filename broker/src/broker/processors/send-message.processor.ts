@@ -246,11 +246,15 @@ export class SendMessageProcessor {
     if (checked.topicConfig.topicFilterType === 'MULTI_TAG') sysFlag |= MessageSysFlag.MULTI_TAGS;
     const bornHost = this.bornHostOf(channel);
     const cluster = ctx.settings.brokerClusterName;
+    const headerKeys = Object.keys(headerProps);
     const batch: PutMessageRequest[] = entries.map((e) => {
       // 4.9.x appends the batch's own properties (CLUSTER, ...) to every inner message; inner keys win.
-      const properties: Record<string, string> = { ...headerProps, ...e.properties, [MessageProperty.CLUSTER]: cluster };
-      delete properties[MessageProperty.WAIT_STORE_MSG_OK];
-      delete properties[MessageProperty.DELAY_TIME_LEVEL];
+      // The decoded map is this request's own: completed in place.
+      const properties = e.properties;
+      for (const k of headerKeys) if (!Object.hasOwn(properties, k)) properties[k] = headerProps[k]!;
+      properties[MessageProperty.CLUSTER] = cluster;
+      if (MessageProperty.WAIT_STORE_MSG_OK in properties) delete properties[MessageProperty.WAIT_STORE_MSG_OK];
+      if (MessageProperty.DELAY_TIME_LEVEL in properties) delete properties[MessageProperty.DELAY_TIME_LEVEL];
       return {
         topic: checked.topic,
         queueId: checked.queueId,

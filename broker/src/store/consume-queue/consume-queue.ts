@@ -163,7 +163,7 @@ export class ConsumeQueue {
     return this.maxOffset <= this.minOffset;
   }
 
-  /** Appends one entry at maxOffset; written at the end of the turn by writePending. */
+  /** Appends one entry at maxOffset; written later by writePending (the store decides when). */
   append(physicalOffset: number, size: number, tagsCode: number): number {
     const offset = this.maxOffset;
     this.putUnit(physicalOffset, size, tagsCode);
@@ -208,8 +208,9 @@ export class ConsumeQueue {
     while (this.maxOffset < offset) this.putUnit(0, CQ_PAD_SIZE, 0);
   }
 
-  hasPending(): boolean {
-    return this.pendingUnits > 0;
+  /** Entries appended but not yet handed to the OS. */
+  get pendingUnitCount(): number {
+    return this.pendingUnits;
   }
 
   /** Writes appended entries (one write per touched file). */

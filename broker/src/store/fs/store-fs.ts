@@ -23,7 +23,7 @@ export interface StoreFs {
   mtimeMs(p: string): number;
   /** Reads up to `length` bytes at `position`; returns bytes read (short at EOF). */
   read(fd: number, buf: Buffer, bufOffset: number, length: number, position: number): number;
-  /** Writes all buffers back to back starting at `position` (one writev when possible). */
+  /** Writes all buffers back to back starting at `position` (one writev when possible); the caller may reuse them on return. */
   write(fd: number, bufs: readonly Buffer[], position: number): void;
   /** Sets the file length (extending reads as zeroes). */
   truncate(fd: number, length: number): void;

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Logger } from '../../common/logger';
 import { MessageConst, MessageSysFlag } from '../../protocol/message-const';
-import { javaStringHashCode } from '../../protocol/tag-hash';
+import { continueJavaStringHash, javaStringHashCode } from '../../protocol/tag-hash';
 import type { StoreFs } from '../fs/store-fs';
 import { IndexFile } from './index-file';
 
@@ -19,24 +19,24 @@ export interface IndexCheckpoint {
   coveredOffset: number;
 }
 
-/** RocketMQ `indexKeyHashMethod`: abs(String.hashCode), clamped to 0 for Integer.MIN_VALUE. */
-export function indexKeyHash(key: string): number {
-  const h = javaStringHashCode(key);
-  const abs = Math.abs(h);
+/** RocketMQ `indexKeyHashMethod` of `topic#key`: abs(String.hashCode), clamped to 0 for Integer.MIN_VALUE. */
+export function indexKeyHash(topic: string, key: string, topicPrefixHash = javaStringHashCode(`${topic}#`)): number {
+  const abs = Math.abs(continueJavaStringHash(topicPrefixHash, key));
   return abs > 0x7fffffff ? 0 : abs;
 }
 
-export function buildIndexKey(topic: string, key: string): string {
-  return `${topic}#${key}`;
+/** Calls `visit` with each key a record is indexed under: UNIQ_KEY and every space-separated KEYS token. */
+function forEachIndexKey(properties: Record<string, string>, visit: (key: string) => void): void {
+  const uniq = properties[MessageConst.UNIQ_KEY];
+  if (uniq) visit(uniq);
+  const keys = properties[MessageConst.KEYS];
+  if (keys) for (const k of keys.split(MessageConst.KEY_SEPARATOR)) if (k.length > 0) visit(k);
 }
 
 /** Keys a record is indexed under: UNIQ_KEY and every space-separated KEYS token. */
 export function indexKeysOf(properties: Record<string, string>): string[] {
   const out: string[] = [];
-  const uniq = properties[MessageConst.UNIQ_KEY];
-  if (uniq) out.push(uniq);
-  const keys = properties[MessageConst.KEYS];
-  if (keys) for (const k of keys.split(MessageConst.KEY_SEPARATOR)) if (k.length > 0) out.push(k);
+  forEachIndexKey(properties, (key) => out.push(key));
   return out;
 }
 
@@ -52,6 +52,9 @@ export class IndexService {
   private files: IndexFile[] = [];
   /** CommitLog offset up to which records have been handed to the index. */
   coveredOffset = 0;
+  /** Hash of `topic#` for the last topic indexed (consecutive records mostly share a topic). */
+  private lastTopic = '';
+  private lastTopicPrefixHash = 0;
 
   constructor(
     readonly dir: string,
@@ -127,24 +130,29 @@ export class IndexService {
   buildIndex(topic: string, properties: Record<string, string>, sysFlag: number, phyOffset: number, size: number, storeTimestamp: number): void {
     if (phyOffset < this.coveredOffset) return;
     if ((sysFlag & MessageSysFlag.TRANSACTION_MASK) !== MessageSysFlag.TRANSACTION_ROLLBACK_TYPE) {
-      const keys = indexKeysOf(properties);
-      for (const key of keys) {
-        const hash = indexKeyHash(buildIndexKey(topic, key));
-        let file = this.active();
-        if (!file.put(hash, phyOffset, storeTimestamp)) {
-          file = this.active();
-          file.put(hash, phyOffset, storeTimestamp);
-        }
-      }
+      forEachIndexKey(properties, (key) => this.putKey(topic, key, phyOffset, storeTimestamp));
     }
     this.coveredOffset = phyOffset + size;
     const last = this.files[this.files.length - 1];
     if (last) last.markCovered(this.coveredOffset);
   }
 
+  private putKey(topic: string, key: string, phyOffset: number, storeTimestamp: number): void {
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastTopicPrefixHash = javaStringHashCode(`${topic}#`);
+    }
+    const hash = indexKeyHash(topic, key, this.lastTopicPrefixHash);
+    let file = this.active();
+    if (!file.put(hash, phyOffset, storeTimestamp)) {
+      file = this.active();
+      file.put(hash, phyOffset, storeTimestamp);
+    }
+  }
+
   /** Candidate CommitLog offsets for `topic#key` in [beginMs, endMs], newest first. */
   lookup(topic: string, key: string, maxNum: number, beginMs: number, endMs: number): number[] {
-    const hash = indexKeyHash(buildIndexKey(topic, key));
+    const hash = indexKeyHash(topic, key);
     const out: number[] = [];
     for (let i = this.files.length - 1; i >= 0 && out.length < maxNum; i--) {
       const f = this.files[i]!;

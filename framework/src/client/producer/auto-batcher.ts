@@ -9,12 +9,7 @@
 /** Rough per-message bytes beside the body in a batch entry (header fields + properties). */
 const ENTRY_OVERHEAD_BYTES = 128;
 
-export interface BatchableMessage {
-  topic: string;
-  waitStoreMsgOK?: boolean;
-}
-
-export interface AutoBatchSender<M extends BatchableMessage, R> {
+export interface AutoBatchSender<M, R> {
   sendSingle(msg: M): Promise<R>;
   /** Sends the batch and returns each message's own result, in order. */
   sendBatch(msgs: M[]): Promise<R[]>;
@@ -32,8 +27,8 @@ interface PendingBatch<M, R> {
   cancelTimer: () => void;
 }
 
-export class AutoBatcher<M extends BatchableMessage, R> {
-  /** One open batch per topic (and waitStoreMsgOK): bounded by `maxBytes` each. */
+export class AutoBatcher<M, R> {
+  /** One open batch per key (messages that may share a request): bounded by `maxBytes` each. */
   private readonly open = new Map<string, PendingBatch<M, R>>();
 
   constructor(
@@ -42,9 +37,8 @@ export class AutoBatcher<M extends BatchableMessage, R> {
     private readonly maxDelayMs: number,
   ) {}
 
-  /** Queues `msg` (already validated; `bodyBytes` is its body size) into the open batch of its topic. */
-  add(msg: M, bodyBytes: number): Promise<R> {
-    const key = msg.waitStoreMsgOK === false ? `${msg.topic}\u0000nowait` : msg.topic;
+  /** Queues `msg` (already validated; `bodyBytes` is its body size) into the open batch of `key`. */
+  add(key: string, msg: M, bodyBytes: number): Promise<R> {
     const bytes = bodyBytes + ENTRY_OVERHEAD_BYTES;
     let batch = this.open.get(key);
     if (batch && batch.bytes + bytes > this.maxBytes) {

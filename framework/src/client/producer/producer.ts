@@ -114,8 +114,6 @@ export interface BatchSendResult extends SendResult {
 
 /** One auto-batched sendAsync: the message and the body `validate` returned for it. */
 interface BatchEntry {
-  topic: string;
-  waitStoreMsgOK?: boolean;
   msg: Message;
   body: Buffer;
 }
@@ -227,6 +225,8 @@ export class Producer implements ProducerHandle {
   private readonly brokerUnavailableUntil = new Map<string, number>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** The last topic that passed validation (sends mostly repeat one). */
+  private lastValidTopic: string | undefined;
   private readonly autoBatcher: AutoBatcher<BatchEntry, SendResult> | undefined;
 
   constructor(options: ProducerOptions) {
@@ -254,10 +254,11 @@ export class Producer implements ProducerHandle {
       const maxDelayMs = positiveInt('batchMaxDelayMs', options.batchMaxDelayMs, PRODUCER_DEFAULTS.batchMaxDelayMs, 0);
       const maxBytes = positiveInt('batchMaxBytes', options.batchMaxBytes, PRODUCER_DEFAULTS.batchMaxBytes);
       this.autoBatcher = new AutoBatcher<BatchEntry, SendResult>(
+        // Tracked per request, not per message: shutdown sends the open batches before it waits.
         {
-          sendSingle: (e) => this.sendOne(e.msg, {}, 'async'),
-          sendBatch: async (entries) =>
-            splitBatchResult(await this.sendBatchImpl(entries.map((e) => e.msg), {}, 'async', entries.map((e) => e.body))),
+          sendSingle: (e) => this.track(this.sendOne(e.msg, {}, 'async')),
+          sendBatch: (entries) =>
+            this.track(this.sendBatchImpl(entries.map((e) => e.msg), {}, 'async', entries.map((e) => e.body))).then(splitBatchResult),
         },
         maxBytes,
         maxDelayMs,
@@ -358,9 +359,10 @@ export class Producer implements ProducerHandle {
   sendAsync(msg: Message, options?: SendOptions): Promise<SendResult>;
   sendAsync(msg: Message, options: (SendOptions & Partial<SendCallback>) | undefined = {}): Promise<SendResult> | void {
     const body = this.autoBatcher && this.batchableBody(msg, options);
-    const promise = this.track(
-      body ? this.autoBatcher!.add({ topic: msg.topic, waitStoreMsgOK: msg.waitStoreMsgOK, msg, body }, body.length) : this.sendOne(msg, options, 'async'),
-    );
+    // One batch per topic and waitStoreMsgOK: the two things every message of a batch request shares.
+    const promise = body
+      ? this.autoBatcher!.add(msg.waitStoreMsgOK === false ? `${msg.topic}\u0000nowait` : msg.topic, { msg, body }, body.length)
+      : this.track(this.sendOne(msg, options, 'async'));
     if (!options.onSuccess && !options.onException) return promise;
     const { onSuccess, onException } = options;
     promise.then(
@@ -426,9 +428,12 @@ export class Producer implements ProducerHandle {
   private validate(msg: Message): Buffer {
     if (!msg || typeof msg !== 'object') throw new MQClientError('ILLEGAL_ARGUMENT', 'the message is null');
     if (typeof msg.topic !== 'string') throw new MQClientError('ILLEGAL_ARGUMENT', 'the message topic is missing');
-    const topicError = validateTopicName(msg.topic);
-    if (topicError) throw new MQClientError('ILLEGAL_ARGUMENT', topicError);
-    if (msg.topic === this.createTopicKey) throw new MQClientError('ILLEGAL_ARGUMENT', `the topic ${msg.topic} is the auto-create template, not allowed to send`);
+    if (msg.topic !== this.lastValidTopic) {
+      const topicError = validateTopicName(msg.topic);
+      if (topicError) throw new MQClientError('ILLEGAL_ARGUMENT', topicError);
+      if (msg.topic === this.createTopicKey) throw new MQClientError('ILLEGAL_ARGUMENT', `the topic ${msg.topic} is the auto-create template, not allowed to send`);
+      this.lastValidTopic = msg.topic;
+    }
     if (msg.body === undefined || msg.body === null) throw new MQClientError('ILLEGAL_ARGUMENT', 'the message body is null');
     const body = bodyToBuffer(msg.body);
     if (body.length === 0) throw new MQClientError('ILLEGAL_ARGUMENT', 'the message body length is zero');
@@ -492,7 +497,8 @@ export class Producer implements ProducerHandle {
     const wait = msgs[0]!.waitStoreMsgOK;
     const entries: Array<{ flag: number; body: Buffer; properties: Record<string, string> }> = [];
     const uniqKeys: string[] = [];
-    for (const [i, msg] of msgs.entries()) {
+    for (let i = 0; i < msgs.length; i++) {
+      const msg = msgs[i]!;
       const body = validatedBodies?.[i] ?? this.validate(msg);
       if (msg.topic !== topic) throw new MQClientError('ILLEGAL_ARGUMENT', `all messages of a batch need the same topic (${topic} vs ${msg.topic})`);
       if (msg.delayLevel !== undefined && msg.delayLevel > 0) throw new MQClientError('ILLEGAL_ARGUMENT', 'delayLevel is not supported for batching');
