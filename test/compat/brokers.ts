@@ -24,6 +24,8 @@ export interface BrokerUnderTest {
   createTopic(topic: string, queues?: number): Promise<void>;
   /** Stops the broker cleanly (SIGTERM) and starts it again on the same store and ports. */
   restartBroker(): Promise<void>;
+  /** Messages of `topic` the broker holds beyond `group`'s committed offsets, summed over the read queues. */
+  consumerLag(topic: string, group: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,17 @@ async function waitRoutable(probe: ProtocolProbe, namesrvAddr: string, topic: st
   );
 }
 
+async function consumerLag(probe: ProtocolProbe, namesrvAddr: string, brokerAddr: string, topic: string, group: string): Promise<number> {
+  const route = await probe.route(namesrvAddr, topic);
+  const queues = route?.queueDatas[0]?.readQueueNums ?? 0;
+  let lag = 0;
+  for (let queueId = 0; queueId < queues; queueId++) {
+    const max = await probe.maxOffset(brokerAddr, topic, queueId);
+    lag += max - Math.max(0, await probe.consumerOffset(brokerAddr, group, topic, queueId));
+  }
+  return lag;
+}
+
 // ------------------------------------------------------------------------------------------ ours
 
 export async function startRocketryBroker(): Promise<BrokerUnderTest> {
@@ -86,6 +99,7 @@ export async function startRocketryBroker(): Promise<BrokerUnderTest> {
       proc = await startRocketryProcess({ mode: 'start', dataDir: dir.path, settings, namesrvPort, brokerPort, name: 'rocketry (compat)' });
       await waitRoutable(probe, namesrvAddr, 'TBW102', brokerAddr);
     },
+    consumerLag: (topic, group) => consumerLag(probe, namesrvAddr, brokerAddr, topic, group),
     async stop() {
       probe.close();
       await proc.stop(15_000);
@@ -138,6 +152,7 @@ export async function startApacheBroker(serverClasspath: string): Promise<Broker
       await apache.startBroker();
       await waitRoutable(probe, namesrvAddr, 'TBW102', brokerAddr);
     },
+    consumerLag: (topic, group) => consumerLag(probe, namesrvAddr, brokerAddr, topic, group),
     stop,
   };
 }

@@ -3,6 +3,7 @@
  * in every cell (broker x client); a client that lacks a feature declares the scenario unsupported, and
  * the report lists it as such (never as a pass).
  */
+import { waitFor } from '../helpers/env';
 import type { BrokerUnderTest } from './brokers';
 
 export const SCENARIOS = [
@@ -37,7 +38,7 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   transaction: 'commit -> delivered, rollback -> never, unknown -> check-back with the real topic/body -> commit -> delivered',
   'query-key': 'QUERY_MESSAGE by key finds exactly the 3 messages with that key',
   'query-id': 'view by offset msgId and by UNIQ_KEY return the sent message',
-  'offsets-restart': 'consume 5, shut down, restart the broker, send 5 more: the same group gets only the 5 new ones',
+  'offsets-restart': 'consume 5, shut down, the offsets committed on the broker, restart it, send 5 more: the same group gets only the 5 new ones',
 };
 
 export type ScenarioOutcome = { ok: true } | { ok: false; error: string };
@@ -76,4 +77,28 @@ export async function withTimeout(ms: number, what: string, fn: () => Promise<Sc
   } finally {
     clearTimeout(timer);
   }
+}
+
+const COMMITTED_WAIT_MS = 10_000;
+
+/**
+ * offsets-restart in every adapter: phase 1, then the group's offsets must be committed on the broker
+ * (lag 0), then a broker restart, then phase 2. Checking the broker between the phases tells a commit
+ * that never arrived (the client's doing) from offsets the restart lost (the broker's).
+ */
+export async function runAcrossRestart(ctx: ScenarioContext, runPhase: (phase: '1' | '2') => Promise<ScenarioOutcome>): Promise<ScenarioOutcome> {
+  const first = await runPhase('1');
+  if (!first.ok) return { ok: false, error: `phase 1: ${first.error}` };
+  let lag = -1;
+  try {
+    await waitFor(`${ctx.group}'s offsets on the broker`, async () => (lag = await ctx.broker.consumerLag(ctx.topic, ctx.group)) === 0, {
+      timeoutMs: COMMITTED_WAIT_MS,
+      intervalMs: 200,
+    });
+  } catch {
+    return { ok: false, error: `phase 1: ${lag} consumed messages not committed on the broker after ${COMMITTED_WAIT_MS} ms` };
+  }
+  await ctx.broker.restartBroker();
+  const second = await runPhase('2');
+  return second.ok ? second : { ok: false, error: `phase 2: ${second.error}` };
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { COMPAT_DIR } from '../java-toolchain';
 import { runToCompletion } from '../java-process';
-import type { ClientUnderTest, ScenarioContext, ScenarioName, ScenarioOutcome } from '../scenarios';
+import { runAcrossRestart, type ClientUnderTest, type ScenarioContext, type ScenarioName, type ScenarioOutcome } from '../scenarios';
 
 const DRIVER = path.join(COMPAT_DIR, 'clients', 'ali-ons-driver.js');
 const DRIVER_TIMEOUT_MS = 90_000;
@@ -29,11 +29,7 @@ export function aliOnsClient(): ClientUnderTest {
     autoCreatesTopics: false,
     async run(scenario, ctx) {
       if (scenario !== 'offsets-restart') return runDriver(scenario, ctx);
-      const first = await runDriver(scenario, ctx, '1');
-      if (!first.ok) return { ok: false, error: `phase 1: ${first.error}` };
-      await ctx.broker.restartBroker();
-      const second = await runDriver(scenario, ctx, '2');
-      return second.ok ? second : { ok: false, error: `phase 2: ${second.error}` };
+      return runAcrossRestart(ctx, (phase) => runDriver(scenario, ctx, phase));
     },
   };
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClientLine, JavaToolchain } from '../java-toolchain';
 import { runToCompletion } from '../java-process';
-import { ALL_SCENARIOS, type ClientUnderTest, type ScenarioContext, type ScenarioName, type ScenarioOutcome } from '../scenarios';
+import { ALL_SCENARIOS, runAcrossRestart, type ClientUnderTest, type ScenarioContext, type ScenarioName, type ScenarioOutcome } from '../scenarios';
 
 const DRIVER_TIMEOUT_MS = 90_000;
 
@@ -53,11 +53,7 @@ export function javaClient(toolchain: JavaToolchain, line: ClientLine, extraJvmA
     autoCreatesTopics: true,
     async run(scenario: ScenarioName, ctx: ScenarioContext): Promise<ScenarioOutcome> {
       if (scenario !== 'offsets-restart') return runDriver(scenario, ctx);
-      const first = await runDriver(scenario, ctx, '1');
-      if (!first.ok) return { ok: false, error: `phase 1: ${first.error}` };
-      await ctx.broker.restartBroker();
-      const second = await runDriver(scenario, ctx, '2');
-      return second.ok ? second : { ok: false, error: `phase 2: ${second.error}` };
+      return runAcrossRestart(ctx, (phase) => runDriver(scenario, ctx, phase));
     },
   };
 }

@@ -17,7 +17,7 @@ import {
   type PushConsumerOptions,
   type SendResult,
 } from '@rocketry/framework';
-import { ALL_SCENARIOS, type ClientUnderTest, type ScenarioContext, type ScenarioName } from '../scenarios';
+import { ALL_SCENARIOS, runAcrossRestart, type ClientUnderTest, type ScenarioContext, type ScenarioName } from '../scenarios';
 
 const WAIT_MS = 40_000;
 const FAST = { pollNameServerIntervalMs: 1000, heartbeatBrokerIntervalMs: 2000, persistConsumerOffsetIntervalMs: 1000 };
@@ -427,11 +427,7 @@ export function rocketryClient(): ClientUnderTest {
     autoCreatesTopics: true,
     async run(scenario, ctx) {
       if (scenario !== 'offsets-restart') return runOnce(scenario, ctx);
-      const first = await runOnce(scenario, ctx, '1');
-      if (!first.ok) return { ok: false, error: `phase 1: ${first.error}` };
-      await ctx.broker.restartBroker();
-      const second = await runOnce(scenario, ctx, '2');
-      return second.ok ? second : { ok: false, error: `phase 2: ${second.error}` };
+      return runAcrossRestart(ctx, (phase) => runOnce(scenario, ctx, phase));
     },
   };
 }

@@ -21,6 +21,7 @@ import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerOrderly;
+import org.apache.rocketmq.client.consumer.store.OffsetStore;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.LocalTransactionState;
 import org.apache.rocketmq.client.producer.SendCallback;
@@ -396,7 +397,14 @@ public final class Driver {
         check("qid-body".equals(body(byUniq[0])), "view by uniq key body " + body(byUniq[0]));
     }
 
-    /** phase 1: consume 5, shut down (offsets persisted); phase 2 (after a broker restart): only the 5 new ones. */
+    /**
+     * phase 1: consume 5, commit, shut down; phase 2 (after a broker restart): only the 5 new ones.
+     *
+     * Phase 1 commits synchronously before shutdown: the client's own commit at shutdown is a oneway
+     * request, and one that is lost (CI saw it once, Apache broker x 5.3.3) means a redelivery that
+     * at-least-once allows. This scenario tests the broker keeping committed offsets across a restart;
+     * the harness checks them on the broker before it restarts it.
+     */
     private static void offsetsRestart(String phase) throws Exception {
         DefaultMQProducer p = producer(group + "_P");
         String prefix = "1".equals(phase) ? "old-" : "new-";
@@ -407,6 +415,11 @@ public final class Driver {
         Thread.sleep(2000);
         if ("2".equals(phase)) {
             for (String b : got.keySet()) check(!b.startsWith("old-"), "re-delivered after restart: " + b);
+        } else {
+            OffsetStore store = c.getDefaultMQPushConsumerImpl().getOffsetStore();
+            for (Map.Entry<MessageQueue, Long> e : store.cloneOffsetTable(topic).entrySet()) {
+                store.updateConsumeOffsetToBroker(e.getKey(), e.getValue(), false);
+            }
         }
         c.shutdown();
         closers.remove(c);
