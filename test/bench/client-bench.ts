@@ -1,5 +1,5 @@
 /**
- * Client comparison against one running broker: each (client, scenario) runs in its own worker
+ * Client comparison on our broker (a fresh one per scenario): each (client, scenario) runs in its own worker
  * process (client-worker.ts), one after another, and the results become a ratio table
  * (first client / each other client). Each scenario runs `rounds` times with the client order
  * alternating; the table shows each client's best round (least disturbed by anything else on the box),
@@ -175,7 +175,7 @@ async function fillBacklog(broker: BrokerUnderTest, topic: string, cfg: ClientBe
 }
 
 export async function runClientComparison(
-  broker: BrokerUnderTest,
+  startBroker: () => Promise<BrokerUnderTest>,
   cfg: ClientBenchConfig,
   clients: readonly ClientUnderTest[],
   log: (line: string) => void = console.log,
@@ -183,52 +183,56 @@ export async function runClientComparison(
   const runs: ClientRunRecord[] = [];
   const runTag = Date.now().toString(36);
   const topicOf = (scenario: string, client: string) => `CB_${scenario}_${client.replace(/[^A-Za-z0-9]/g, '_')}_${runTag}`;
-  const drainTopic = `CB_drain_${runTag}`;
-  const probe = new ProtocolProbe();
-  try {
-    // Topics first: ali-ons needs a route in the NameServer (no TBW102 fallback).
-    const topics = new Set<string>();
-    for (const c of clients) {
-      topics.add(topicOf('warm', c.name));
-      for (const s of cfg.scenarios) if (s !== 'drain') topics.add(topicOf(s, c.name));
-    }
-    if (cfg.scenarios.includes('drain')) topics.add(drainTopic);
-    for (const t of topics) await ensureTopic(probe, broker.brokerAddr, [broker.namesrvAddr], t, QUEUE_NUMS);
-    if (cfg.scenarios.includes('drain')) {
-      const t0 = performance.now();
-      await fillBacklog(broker, drainTopic, cfg);
-      log(`  drain backlog: ${cfg.drainBacklog} x ${cfg.bodyBytes} B in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    }
-  } finally {
-    probe.close();
-  }
-
+  let brokerName = '';
   for (const scenario of cfg.scenarios) {
-    for (let round = 1; round <= cfg.rounds; round++) {
-      // Alternate who goes first, so neither client always meets the broker in the same state.
-      const order = round % 2 === 1 ? clients : [...clients].reverse();
-      for (const client of order) {
-        const drain = scenario === 'drain';
-        const record = await runWorker(client, {
-        scenario,
-        namesrvAddr: broker.namesrvAddr,
-        topic: drain ? drainTopic : topicOf(scenario, client.name),
-        warmupTopic: topicOf('warm', client.name),
-        warmupMessages: cfg.warmupMessages,
-        // A fresh group per round: the drain starts from the first offset again.
-        group: `cb_${scenario}_${client.name.replace(/[^A-Za-z0-9]/g, '_')}_${runTag}_r${round}`,
-        bodyBytes: cfg.bodyBytes,
-        messages: drain ? cfg.drainBacklog : scenario === 'batch' ? cfg.batchMessages : cfg.producerMessages,
-        maxSeconds: drain ? cfg.drainMaxSeconds : cfg.maxSeconds,
-        concurrency: scenario === 'batch' ? cfg.batchInFlight : cfg.asyncInFlight,
-        batchSize: cfg.batchSize,
-        });
-        runs.push({ ...record, round });
-        log(`  ${client.name} ${scenario} round ${round}: ${describeRecord(record)}`);
+    // A fresh broker and store per scenario: every scenario meets the same broker state, and no store
+    // grows past ~2 GB of page cache, where this VM's page-cache writes slow down 2x (docs/performance.md).
+    const broker = await startBroker();
+    brokerName = broker.name;
+    try {
+      const drain = scenario === 'drain';
+      const topicFor = (client: string) => (drain ? topicOf('drain', 'all') : topicOf(scenario, client));
+      const probe = new ProtocolProbe();
+      try {
+        // Topics first: ali-ons needs a route in the NameServer (no TBW102 fallback).
+        const topics = new Set<string>();
+        for (const c of clients) topics.add(topicOf('warm', c.name)).add(topicFor(c.name));
+        for (const t of topics) await ensureTopic(probe, broker.brokerAddr, [broker.namesrvAddr], t, QUEUE_NUMS);
+      } finally {
+        probe.close();
       }
+      if (drain) {
+        const t0 = performance.now();
+        await fillBacklog(broker, topicFor(''), cfg);
+        log(`  drain backlog: ${cfg.drainBacklog} x ${cfg.bodyBytes} B in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      }
+      for (let round = 1; round <= cfg.rounds; round++) {
+        // Alternate who goes first, so neither client always meets the broker in the same state.
+        const order = round % 2 === 1 ? clients : [...clients].reverse();
+        for (const client of order) {
+          const record = await runWorker(client, {
+            scenario,
+            namesrvAddr: broker.namesrvAddr,
+            topic: topicFor(client.name),
+            warmupTopic: topicOf('warm', client.name),
+            warmupMessages: cfg.warmupMessages,
+            // A fresh group per round: the drain starts from the first offset again.
+            group: `cb_${scenario}_${client.name.replace(/[^A-Za-z0-9]/g, '_')}_${runTag}_r${round}`,
+            bodyBytes: cfg.bodyBytes,
+            messages: drain ? cfg.drainBacklog : scenario === 'batch' ? cfg.batchMessages : cfg.producerMessages,
+            maxSeconds: drain ? cfg.drainMaxSeconds : cfg.maxSeconds,
+            concurrency: scenario === 'batch' ? cfg.batchInFlight : cfg.asyncInFlight,
+            batchSize: cfg.batchSize,
+          });
+          runs.push({ ...record, round });
+          log(`  ${client.name} ${scenario} round ${round}: ${describeRecord(record)}`);
+        }
+      }
+    } finally {
+      await broker.stop();
     }
   }
-  return { broker: broker.name, config: cfg, runs };
+  return { broker: brokerName, config: cfg, runs };
 }
 
 function describeRecord(r: WorkerOutcome): string {

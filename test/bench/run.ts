@@ -642,16 +642,13 @@ export async function runBench(cfg: BenchConfig, log: (line: string) => void = c
   let clientComparison: ClientComparison | undefined;
   if (cfg.clientBench) {
     const cb = cfg.clientBench;
-    const broker = await startRocketry({ flush: 'async' });
     try {
-      log(`clients ${cb.clients.join(' vs ')} on ${broker.name}: ${cb.scenarios.join(', ')} (each in its own process, one after another)`);
+      log(`clients ${cb.clients.join(' vs ')} on rocketry async, a fresh broker per scenario: ${cb.scenarios.join(', ')} (each in its own process, one after another)`);
       const clients: ClientUnderTest[] = [];
       for (const c of cb.clients) clients.push(c === 'java' ? await javaBenchClient(await toolchain()) : nodeClient(c as BenchClientName));
-      clientComparison = await runClientComparison(broker, cb, clients, log);
+      clientComparison = await runClientComparison(() => startRocketry({ flush: 'async' }), cb, clients, log);
     } catch (err) {
       failures.push(`client comparison: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    } finally {
-      await broker.stop();
     }
   }
   for (const r of rows) {
