@@ -191,7 +191,9 @@ export async function runClientComparison(
     brokerName = broker.name;
     try {
       const drain = scenario === 'drain';
-      const topicFor = (client: string) => (drain ? topicOf('drain', 'all') : topicOf(scenario, client));
+      // The drain's clients all read one backlog; producers each write a topic of their own.
+      const drainTopic = topicOf('drain', 'all');
+      const topicFor = (client: string) => (drain ? drainTopic : topicOf(scenario, client));
       const probe = new ProtocolProbe();
       try {
         // Topics first: ali-ons needs a route in the NameServer (no TBW102 fallback).
@@ -203,7 +205,7 @@ export async function runClientComparison(
       }
       if (drain) {
         const t0 = performance.now();
-        await fillBacklog(broker, topicFor(''), cfg);
+        await fillBacklog(broker, drainTopic, cfg);
         log(`  drain backlog: ${cfg.drainBacklog} x ${cfg.bodyBytes} B in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
       for (let round = 1; round <= cfg.rounds; round++) {
